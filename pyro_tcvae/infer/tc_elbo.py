@@ -1,0 +1,346 @@
+"""The TC-decomposed ELBO of beta-TCVAE (Chen et al., 2018) as Pyro ELBOs.
+
+For a datapoint x_n with local latent z ~ q(z | x_n) the KL term of the ELBO splits as
+(Chen et al., Eq. 2, per sample):
+
+    log q(z|x_n) - log p(z)
+      =  [log q(z|x_n) - log q(z)]                  index-code mutual information (MI)
+       + [log q(z) - sum_d log q(z_d)]              total correlation (TC)
+       + [sum_d log q(z_d) - log p(z)]              dimension-wise KL (dwKL)
+
+where q(z) = (1/N) sum_m q(z|x_m) is the aggregate posterior, estimated from the
+minibatch (``estimator="mss"`` or ``"mws"``, see :mod:`pyro_tcvae.ops.weights`).
+The objective per datapoint is
+
+    log p(x|z) - alpha * MI - beta * TC - gamma * dwKL,
+
+implemented as the base ELBO's estimate plus the correction
+
+    -[(alpha - 1) MI + (beta - 1) TC + (gamma - 1) dwKL] * scale
+
+per datapoint, so ``alpha = beta = gamma = 1`` is the base ELBO exactly (loss and
+gradients).  With a prior that does not factorize over dimensions the third term is
+E[sum_d log q(z_d) - log p(z)], which is not a KL between marginals but still makes
+the three terms sum to the KL term.
+"""
+
+import math
+
+import torch
+from pyro.infer import Trace_ELBO, TraceMeanField_ELBO
+from pyro.infer.autoguide import AutoGuide
+from pyro.infer.util import torch_item
+
+from ..ops.mixture import log_mixture, normal_log_mixture
+from ..ops.weights import check_estimator, log_importance_weights
+from .sites import (
+    PARTICLE_PLATE,
+    SiteView,
+    check_local_site,
+    find_data_plate,
+    is_subsampled,
+    latent_guide_sites,
+    warn_once,
+)
+
+TERM_NAMES = ("log_likelihood", "mi", "tc", "dwkl", "kl", "kl_global", "elbo", "objective")
+
+
+def _in_plate(site, frame):
+    return any(f.name == frame.name for f in site["cond_indep_stack"])
+
+
+def _mean(x, mask):
+    """Mean of x [R, B] over the rows that the mask keeps (all if mask is None)."""
+    if mask is None:
+        return x.mean()
+    return (x * mask).sum() / mask.sum().clamp(min=1)
+
+
+class _TCMixin:
+    """The TC decomposition, mixed into a Pyro ELBO whose particle hook it extends."""
+
+    def __init__(
+        self,
+        alpha=1.0,
+        beta=1.0,
+        gamma=1.0,
+        estimator="mss",
+        dataset_size=None,
+        data_plate=None,
+        **elbo_kwargs,
+    ):
+        check_estimator(estimator)
+        for name, value in (("alpha", alpha), ("beta", beta), ("gamma", gamma)):
+            if not math.isfinite(float(value)):
+                raise ValueError(f"{name} must be a finite number, got {value!r}.")
+        if dataset_size is not None and int(dataset_size) < 1:
+            raise ValueError(f"dataset_size must be a positive integer, got {dataset_size!r}.")
+        super().__init__(**elbo_kwargs)
+        self.alpha = float(alpha)
+        self.beta = float(beta)
+        self.gamma = float(gamma)
+        self.estimator = estimator
+        self.dataset_size = None if dataset_size is None else int(dataset_size)
+        self.data_plate = data_plate
+        self.last_terms = None
+        self._particle_terms = []
+
+    # ------------------------------------------------------------------ traces
+    def _get_trace(self, model, guide, args, kwargs):
+        if isinstance(guide, AutoGuide):
+            raise ValueError(
+                f"{type(guide).__name__} is an AutoGuide: it packs or point-estimates the "
+                f"latents, so q(z) and the TC terms are meaningless. Write an amortized "
+                f"guide (an encoder that samples the local latents inside the data plate)."
+            )
+        model_trace, guide_trace = super()._get_trace(model, guide, args, kwargs)
+        for trace in (model_trace, guide_trace):
+            for name, site in trace.nodes.items():
+                if site["type"] == "sample" and site["infer"].get("enumerate"):
+                    check_local_site(name, site)  # raises the enumeration error
+        return model_trace, guide_trace
+
+    def _num_vectorized(self):
+        return self.num_particles if self.vectorize_particles else 1
+
+    def _resolve_dataset_size(self, frame, batch_size):
+        if self.dataset_size is not None:
+            return self.dataset_size
+        if is_subsampled(frame):
+            return int(frame.full_size)
+        if self.num_particles and batch_size > 1:
+            warn_once(
+                self,
+                "unsubsampled",
+                f"The data plate {frame.name!r} is not subsampled, so TraceTC_ELBO takes the "
+                f"batch as the whole dataset (N = B = {batch_size}). If it is a minibatch, "
+                f"give the plate the dataset size: pyro.plate({frame.name!r}, size=N, "
+                f"subsample=idx), or pass dataset_size=N.",
+            )
+        return batch_size
+
+    def _site_views(self, model_trace, guide_trace, frame):
+        views = []
+        for name in latent_guide_sites(guide_trace):
+            gsite = guide_trace.nodes[name]
+            if not _in_plate(gsite, frame):
+                continue
+            check_local_site(name, gsite)
+            msite = model_trace.nodes.get(name)
+            if msite is None or msite["type"] != "sample" or msite["is_observed"]:
+                raise ValueError(
+                    f"Latent site {name!r} of the guide has no latent counterpart in the model: "
+                    f"sample it in the model too (inside the same data plate)."
+                )
+            views.append(SiteView(name, gsite, msite, frame))
+        left = torch.broadcast_shapes(*[v.site_left for v in views])
+        for v in views:
+            v.set_left(left)
+        if len({v.B for v in views}) != 1:
+            raise ValueError("The local latent sites disagree on the data plate's batch size.")
+        return views
+
+    # ------------------------------------------------------------------ terms
+    def _log_mixture_terms(self, views, log_w_diag, log_w_off):
+        """log q(z_i) and sum_d log q(z_id), each [R, B]."""
+        normal = [v.normal_params() for v in views]
+        if all(p is not None for p in normal):
+            z = torch.cat([v.value() for v in views], -1)
+            loc = torch.cat([p[0] for p in normal], -1)
+            scale = torch.cat([p[1] for p in normal], -1)
+            log_qz, log_qz_dims = normal_log_mixture(z, loc, scale, log_w_diag, log_w_off)
+        else:
+            def pairwise(i0, i1):
+                return torch.cat([v.pairwise(i0, i1) for v in views], -1)
+
+            log_qz, log_qz_dims = log_mixture(pairwise, views[0].B, log_w_diag, log_w_off)
+        return log_qz, log_qz_dims.sum(-1)
+
+    def _tc_terms(self, model_trace, guide_trace):
+        """The correction to the base loss (a scalar tensor) and the step's terms.
+
+        Terms are tensors [R, B] per datapoint (MI, TC, dwKL) and per-datapoint
+        scalars; see :meth:`decompose` for their meaning.
+        """
+        frame = find_data_plate(guide_trace, self.data_plate)
+        views = self._site_views(model_trace, guide_trace, frame)
+        B = views[0].B
+        N = self._resolve_dataset_size(frame, B)
+        log_w_diag, log_w_off = log_importance_weights(self.estimator, B, N)
+        weighted = (self.alpha, self.beta, self.gamma) != (1.0, 1.0, 1.0)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and weighted):
+            log_qz, log_prod_qz = self._log_mixture_terms(views, log_w_diag, log_w_off)
+        log_q_cond = sum(
+            v.per_datapoint(v.guide_site["unscaled_log_prob"], v.guide_site["fn"].event_dim)
+            for v in views
+        )
+        log_p = sum(
+            v.per_datapoint(v.model_site["unscaled_log_prob"], v.model_site["fn"].event_dim)
+            for v in views
+        )
+        mi = log_q_cond - log_qz  # [R, B]
+        tc = log_qz - log_prod_qz
+        dwkl = log_prod_qz - log_p
+        scale, mask = views[0].row_weight()
+        for v in views[1:]:
+            s2, m2 = v.row_weight()
+            if not torch.equal(s2, scale) or (mask is None) != (m2 is None) or (
+                mask is not None and not torch.equal(m2, mask)
+            ):
+                raise ValueError(
+                    f"Local latent sites {views[0].name!r} and {v.name!r} have different "
+                    f"scales or masks; the TC across them needs one weight per datapoint. "
+                    f"Apply poutine.scale / poutine.mask to all local latents alike."
+                )
+        if weighted:
+            per_point = (self.alpha - 1) * mi + (self.beta - 1) * tc + (self.gamma - 1) * dwkl
+            if mask is not None:
+                per_point = per_point * mask
+            correction = (scale * per_point).sum()
+        else:
+            correction = torch.zeros((), dtype=mi.dtype, device=mi.device)
+        terms = self._report(model_trace, guide_trace, frame, N, mi, tc, dwkl, mask)
+        return correction, terms
+
+    def _report(self, model_trace, guide_trace, frame, N, mi, tc, dwkl, mask):
+        """Per-datapoint terms in nats (floats), every constant kept."""
+        P = self._num_vectorized()
+        ll = 0.0
+        for name, site in model_trace.nodes.items():
+            if site["type"] != "sample" or not site["is_observed"]:
+                continue
+            lp = site["unscaled_log_prob"].detach()
+            if _in_plate(site, frame) and lp.dim() + frame.dim >= 0:
+                ll += torch_item(lp.sum()) / math.prod(lp.shape[: lp.dim() + frame.dim + 1])
+            else:
+                ll += torch_item(lp.sum()) / (N * P)
+        kl_global = 0.0
+        for name in latent_guide_sites(guide_trace):
+            gsite = guide_trace.nodes[name]
+            if _in_plate(gsite, frame) or name not in model_trace.nodes:
+                continue
+            msite = model_trace.nodes[name]
+            kl_global += torch_item(
+                gsite["unscaled_log_prob"].detach().sum() - msite["unscaled_log_prob"].detach().sum()
+            ) / (N * P)
+        t = {
+            "mi": torch_item(_mean(mi.detach(), mask)),
+            "tc": torch_item(_mean(tc.detach(), mask)),
+            "dwkl": torch_item(_mean(dwkl.detach(), mask)),
+        }
+        t["log_likelihood"] = ll
+        t["kl"] = t["mi"] + t["tc"] + t["dwkl"]
+        t["kl_global"] = kl_global
+        t["elbo"] = ll - t["kl"] - kl_global
+        t["objective"] = (
+            ll - self.alpha * t["mi"] - self.beta * t["tc"] - self.gamma * t["dwkl"] - kl_global
+        )
+        return t
+
+    # ------------------------------------------------------------------ ELBO API
+    def _differentiable_loss_particle(self, model_trace, guide_trace):
+        loss, surrogate = super()._differentiable_loss_particle(model_trace, guide_trace)
+        correction, terms = self._tc_terms(model_trace, guide_trace)
+        self._particle_terms.append(terms)
+        return loss + torch_item(correction), surrogate + correction
+
+    def _finish(self, loss):
+        terms = self._particle_terms
+        self._particle_terms = []
+        if terms:
+            self.last_terms = {k: sum(t[k] for t in terms) / len(terms) for k in TERM_NAMES}
+            self.last_terms["loss"] = torch_item(loss)
+        value = torch_item(loss)
+        if not math.isfinite(value):
+            raise ValueError(
+                f"{type(self).__name__}: the loss is not finite ({value}); terms of this step: "
+                f"{self.last_terms}. Usual causes: a learning rate too high, posterior scales "
+                f"that reach 0 or inf (parameterize them as softplus(h) + 1e-4 or exp of a "
+                f"clamped value), or data outside the likelihood's support (e.g. 0..255 "
+                f"images given to a Bernoulli likelihood: scale them to [0, 1])."
+            )
+        return loss
+
+    def loss(self, model, guide, *args, **kwargs):
+        """An estimate of the loss (the negative weighted objective), a float.
+
+        The step's terms are left in :attr:`last_terms`.
+        """
+        self._particle_terms = []
+        loss = 0.0
+        with torch.no_grad():
+            for model_trace, guide_trace in self._get_traces(model, guide, args, kwargs):
+                loss_particle, _ = self._differentiable_loss_particle(model_trace, guide_trace)
+                loss = loss + loss_particle / self.num_particles
+        return self._finish(loss)
+
+    def loss_and_grads(self, model, guide, *args, **kwargs):
+        """Loss (float) and gradients (``.backward()``) of the weighted objective."""
+        self._particle_terms = []
+        return self._finish(super().loss_and_grads(model, guide, *args, **kwargs))
+
+    def differentiable_loss(self, model, guide, *args, **kwargs):
+        """The loss as a differentiable tensor."""
+        self._particle_terms = []
+        return self._finish(super().differentiable_loss(model, guide, *args, **kwargs))
+
+    def decompose(self, model, guide, *args, **kwargs):
+        """The terms of the objective, in nats per datapoint, averaged over particles.
+
+        Returns
+        -------
+        dict
+            ``log_likelihood``: E[log p(x|z)] of the observed sites (observed sites
+            outside the data plate are divided by N); ``mi``, ``tc``, ``dwkl``: the
+            three parts of the local KL, with the estimator's constants (log N, log B)
+            kept; ``kl`` = mi + tc + dwkl = E[log q(z|x) - log p(z)]; ``kl_global``:
+            E[log q - log p] of global latents divided by N; ``elbo`` =
+            log_likelihood - kl - kl_global; ``objective`` = log_likelihood
+            - alpha mi - beta tc - gamma dwkl - kl_global; ``loss`` = the value
+            :meth:`loss` returns (a total over the dataset, with poutine.scale applied).
+        """
+        self.loss(model, guide, *args, **kwargs)
+        return dict(self.last_terms)
+
+
+class TraceTC_ELBO(_TCMixin, Trace_ELBO):
+    """beta-TCVAE's TC-decomposed ELBO on top of :class:`~pyro.infer.Trace_ELBO`.
+
+    Parameters
+    ----------
+    alpha, beta, gamma : float
+        Weights of the index-code mutual information, the total correlation and the
+        dimension-wise KL. ``beta=6`` (others 1) is beta-TCVAE as in the paper;
+        ``alpha = beta = gamma = b`` is beta-VAE; all 1 is the plain ELBO.
+    estimator : {"mss", "mws"}
+        Minibatch stratified sampling (default) or minibatch weighted sampling.
+    dataset_size : int, optional
+        N. By default it is the data plate's ``size`` when the plate is subsampled
+        (``pyro.plate("data", size=N, subsample=idx)`` or ``subsample_size=B``).
+    data_plate : str, optional
+        Name of the plate over datapoints, when the guide's latents sit in several.
+    **elbo_kwargs
+        Passed to :class:`~pyro.infer.Trace_ELBO` (``num_particles``,
+        ``vectorize_particles``, ``max_plate_nesting``, ...).
+
+    Notes
+    -----
+    The local latents (guide sample sites inside the data plate) must be
+    reparameterized and factorize per dimension; several local sites share one
+    TC across all their dimensions; latents outside the data plate are global and get
+    the plain ELBO. ``poutine.scale`` on the latents scales their correction too, and a
+    per-datapoint ``poutine.mask`` drops a datapoint's terms (it still belongs to the
+    aggregate posterior). After every call the step's terms are in
+    :attr:`last_terms` (see :meth:`decompose`).
+    """
+
+
+class TraceMeanFieldTC_ELBO(_TCMixin, TraceMeanField_ELBO):
+    """The same objective on top of :class:`~pyro.infer.TraceMeanField_ELBO`.
+
+    The base term uses the analytic KL(q(z|x) || p(z)) where one is registered, which
+    lowers the variance of the gradients; the correction is the same Monte-Carlo
+    estimate as in :class:`TraceTC_ELBO`, so the expected objective is identical.
+    The reported terms are the Monte-Carlo ones for both classes.
+    """
