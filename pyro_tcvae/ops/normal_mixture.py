@@ -26,15 +26,40 @@ import torch
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
 
+# exp() of very negative numbers takes a slow path on CPUs (about 10x slower per
+# element); exponents are shifted so that the largest is 0 and clamped here, which
+# changes each sum by less than N * exp(-80) relative to its largest term.
+_EXP_FLOOR = -80.0
+
+
 def _default_chunk(RD, N):
     # keep one [RD, chunk, N] working block around 1M numbers (fits in L2/L3)
     return max(1, min(256, (1 << 20) // max(1, RD * N)))
 
 
-def _diag_index(RD, c, i0, N, device):
-    """Index tuple of the entries (k, i0 + k) of a [RD, c, N] block (own components)."""
-    k = torch.arange(c, device=device)
-    return k, i0 + k
+def _own(x, i0):
+    """View of the own-component entries (k, i0 + k) of a block x [..., c, N]: [..., c]."""
+    c = x.shape[-2]
+    return x[..., i0:i0 + c].diagonal(dim1=-2, dim2=-1)
+
+
+def _logsumexp(x):
+    """logsumexp over the last dim with a clamped, max-shifted exp. x is overwritten."""
+    m = x.amax(-1, keepdim=True)
+    m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
+    return x.sub_(m).clamp_(min=_EXP_FLOOR).exp_().sum(-1).log_().add_(m.squeeze(-1))
+
+
+def _prepare(z, loc, scale):
+    R, S, D = z.shape
+    N = loc.shape[1]
+    # [R*D, S] / [R*D, N] row-major: the chunk blocks built from them are contiguous
+    zT = z.permute(0, 2, 1).reshape(R * D, S).contiguous()
+    locT = loc.permute(0, 2, 1).reshape(R * D, N).contiguous()
+    log_s = scale.log()
+    lsT = log_s.permute(0, 2, 1).reshape(R * D, N).contiguous()
+    invT = torch.exp(-lsT)
+    return zT, locT, lsT, invT, log_s.sum(-1)
 
 
 class _NormalLogMixture(torch.autograd.Function):
@@ -43,32 +68,29 @@ class _NormalLogMixture(torch.autograd.Function):
         R, S, D = z.shape
         N = loc.shape[1]
         RD = R * D
-        zT = z.permute(0, 2, 1).reshape(RD, S)
-        locT = loc.permute(0, 2, 1).reshape(RD, N)
-        log_s = scale.log()
-        invT = torch.exp(-log_s).permute(0, 2, 1).reshape(RD, N)
-        lsum = log_s.sum(-1)  # [R, N]
+        zT, locT, lsT, invT, lsum = _prepare(z, loc, scale)
         diag = log_w_diag is not None
         joint = z.new_empty(R, S)
         msum = z.new_empty(RD, S)  # log sum_{j != own} exp(-t^2/2) / s_j
+        buf = z.new_empty(RD * min(chunk, S) * N)  # reused working block
         for i0 in range(0, S, chunk):
             i1 = min(S, i0 + chunk)
             c = i1 - i0
-            u = zT[:, i0:i1, None] - locT[:, None, :]  # [RD, c, N]
-            u.mul_(invT[:, None, :]).square_()  # t^2
-            jl = u.view(R, D, c, N).sum(1).mul_(-0.5).sub_(lsum[:, None, :]).add_(log_w_off)
+            u = torch.sub(zT[:, i0:i1, None], locT[:, None, :], out=buf[: RD * c * N].view(RD, c, N))
+            u.mul_(invT[:, None, :]).square_().mul_(-0.5)  # -t^2 / 2
+            jl = u.view(R, D, c, N).sum(1).sub_(lsum[:, None, :])  # [R, c, N]
             if diag:
-                k, j = _diag_index(RD, c, i0, N, z.device)
-                jl[:, k, j] += log_w_diag - log_w_off
-            joint[:, i0:i1] = torch.logsumexp(jl, -1)
-            e = u.mul_(-0.5).exp_()
+                _own(jl, i0).add_(log_w_diag - log_w_off)
+            joint[:, i0:i1] = _logsumexp(jl)
+            m = u.amax(-1, keepdim=True)  # shift: the nearest component in t
+            u.sub_(m).clamp_(min=_EXP_FLOOR).exp_()
             if diag:
-                e[:, k, j] = 0.0
-            msum[:, i0:i1] = torch.bmm(e, invT[:, :, None]).squeeze(-1).log_()
-        joint.sub_(D * _HALF_LOG_2PI)
+                _own(u, i0).zero_()
+            msum[:, i0:i1] = u.mul_(invT[:, None, :]).sum(-1).log_().add_(m.squeeze(-1))
+        joint.add_(log_w_off - D * _HALF_LOG_2PI)
         marg = msum + log_w_off
         if diag:  # add the own component: log w_diag - eps^2/2 - log s_i
-            own = (zT - locT[:, :S]).mul_(invT[:, :S]).square_().mul_(-0.5).add_(invT[:, :S].log())
+            own = (zT - locT[:, :S]).mul_(invT[:, :S]).square_().mul_(-0.5).sub_(lsT[:, :S])
             marg = torch.logaddexp(marg, own + log_w_diag)
         marg = marg.sub_(_HALF_LOG_2PI).view(R, D, S).permute(0, 2, 1)
         ctx.save_for_backward(z, loc, scale, joint, marg)
@@ -87,39 +109,37 @@ class _NormalLogMixture(torch.autograd.Function):
             g_joint = torch.zeros_like(joint)
         if g_marg is None:
             g_marg = torch.zeros_like(marg)
-        zT = z.permute(0, 2, 1).reshape(RD, S)
-        locT = loc.permute(0, 2, 1).reshape(RD, N)
-        log_s = scale.log()
-        invT = torch.exp(-log_s).permute(0, 2, 1).reshape(RD, N)
-        lsum = log_s.sum(-1)
-        # weight of component j in the marginal softmax, per sample and dim:
-        #   g_id * w_ij * exp(-t^2/2) / s_j * exp(-c - log q(z_id))
-        alpha = (g_marg.permute(0, 2, 1).reshape(RD, S)
-                 * torch.exp(log_w_off - _HALF_LOG_2PI - marg.permute(0, 2, 1).reshape(RD, S)))
+        zT, locT, lsT, invT, lsum = _prepare(z, loc, scale)
+        gm = g_marg.permute(0, 2, 1).reshape(RD, S).contiguous()
+        # log of the marginal softmax weight, minus its j-dependent part -t^2/2 - log s_j
+        lm = (log_w_off - _HALF_LOG_2PI) - marg.permute(0, 2, 1).reshape(RD, S).contiguous()
+        lj = (log_w_off - D * _HALF_LOG_2PI) - joint  # the same for the joint, [R, S]
         ratio = math.exp(log_w_diag - log_w_off) if diag else 1.0
         g_z = z.new_empty(RD, S)
         sum_a = z.new_zeros(RD, N)
         sum_at = z.new_zeros(RD, N)
         sum_att = z.new_zeros(RD, N)
+        bufs = [z.new_empty(RD * min(chunk, S) * N) for _ in range(3)]  # reused blocks
         for i0 in range(0, S, chunk):
             i1 = min(S, i0 + chunk)
             c = i1 - i0
-            t = zT[:, i0:i1, None] - locT[:, None, :]
+            t, a, tmp = (b[: RD * c * N].view(RD, c, N) for b in bufs)
+            torch.sub(zT[:, i0:i1, None], locT[:, None, :], out=t)
             t.mul_(invT[:, None, :])
-            a = t.square()
+            torch.mul(t, t, out=a).mul_(-0.5)  # -t^2/2, [RD, c, N]
             # joint softmax times its incoming gradient, [R, c, N]
-            pj = a.view(R, D, c, N).sum(1).mul_(-0.5).sub_(lsum[:, None, :])
-            pj.add_(log_w_off - D * _HALF_LOG_2PI).sub_(joint[:, i0:i1, None]).exp_()
-            pj.mul_(g_joint[:, i0:i1, None])
-            a.mul_(-0.5).exp_().mul_(invT[:, None, :]).mul_(alpha[:, i0:i1, None])
+            pj = a.view(R, D, c, N).sum(1).sub_(lsum[:, None, :]).add_(lj[:, i0:i1, None])
+            pj.clamp_(min=_EXP_FLOOR).exp_().mul_(g_joint[:, i0:i1, None])
+            # marginal softmax times its incoming gradient
+            a.sub_(lsT[:, None, :]).add_(lm[:, i0:i1, None]).clamp_(min=_EXP_FLOOR).exp_()
+            a.mul_(gm[:, i0:i1, None])
             a.view(R, D, c, N).add_(pj[:, None])
             if diag and ratio != 1.0:
-                k, j = _diag_index(RD, c, i0, N, z.device)
-                a[:, k, j] *= ratio
+                _own(a, i0).mul_(ratio)
             sum_a += a.sum(1)
             a.mul_(t)
-            g_z[:, i0:i1] = torch.bmm(a, invT[:, :, None]).squeeze(-1).neg_()
             sum_at += a.sum(1)
+            g_z[:, i0:i1] = torch.mul(a, invT[:, None, :], out=tmp).sum(-1).neg_()
             a.mul_(t)
             sum_att += a.sum(1)
         g_loc = (sum_at * invT).view(R, D, N).permute(0, 2, 1)
