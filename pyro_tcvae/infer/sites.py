@@ -15,18 +15,35 @@ import warnings
 
 import torch
 import pyro.distributions as dist
-from torch.distributions import Independent
+from torch.distributions import Independent, TransformedDistribution
 from pyro.distributions.torch_distribution import ExpandedDistribution
 
 PARTICLE_PLATE = "num_particles_vectorized"
 
 
+def _elementwise(transforms):
+    return all(t.domain.event_dim == 0 and t.codomain.event_dim == 0 for t in transforms)
+
+
 def _base_distribution(fn):
-    """Strip Independent and ExpandedDistribution wrappers (their log_prob is a sum or
-    a broadcast of the base's)."""
-    while isinstance(fn, (Independent, ExpandedDistribution)):
-        fn = fn.base_dist
-    return fn
+    """The per-dimension distribution underneath a site's distribution.
+
+    Strips Independent and ExpandedDistribution wrappers (their log_prob is a sum or a
+    broadcast of the base's), also beneath elementwise transforms: a
+    ``TransformedDistribution(Normal(...).to_event(1), [ExpTransform()])`` becomes the
+    elementwise ``TransformedDistribution(Normal(...), [ExpTransform()])``.
+    """
+    while True:
+        if isinstance(fn, (Independent, ExpandedDistribution)):
+            fn = fn.base_dist
+        elif (
+            isinstance(fn, TransformedDistribution)
+            and fn.base_dist.event_shape != ()
+            and _elementwise(fn.transforms)
+        ):
+            return dist.TransformedDistribution(_base_distribution(fn.base_dist), fn.transforms)
+        else:
+            return fn
 
 
 def _vectorized_frames(site):
