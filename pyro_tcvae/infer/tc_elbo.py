@@ -179,9 +179,10 @@ class _TCMixin:
             v.per_datapoint(v.model_site["unscaled_log_prob"], v.model_site["fn"].event_dim)
             for v in views
         )
-        mi = log_q_cond - log_qz  # [R, B]
-        tc = log_qz - log_prod_qz
-        dwkl = log_prod_qz - log_p
+        # the decomposition of the KL term (Chen et al. 2018, Sec. 3), per datapoint [R, B]
+        mi = log_q_cond - log_qz  # index-code MI:  log q(z|x) - log q(z)
+        tc = log_qz - log_prod_qz  # total correlation:  log q(z) - sum_d log q(z_d)
+        dwkl = log_prod_qz - log_p  # dimension-wise KL:  sum_d log q(z_d) - log p(z)
         scale, mask = views[0].row_weight()
         for v in views[1:]:
             s2, m2 = v.row_weight()
