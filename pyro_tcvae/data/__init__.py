@@ -1,5 +1,25 @@
-"""Ground-truth datasets (factors of variation known for every item)."""
+"""Ground-truth datasets: observations with known factors of variation.
 
-from .synthetic import nonlinear_factors
+- :class:`GroundTruthData`: the interface (factor names, sizes, values, classes of every
+  item, images by index; subsets, resampled and correlated views) and
+  :class:`Batches`, the minibatch loader.
+- :class:`DSprites`: from the real file, or rendered exactly on the fly.
+- :class:`SmallSprites`, :class:`NonlinearFactors`, :func:`nonlinear_factors`: small
+  synthetic sets for tests and tutorials.
+"""
 
-__all__ = ["nonlinear_factors"]
+from .dsprites import DSprites, DSpritesFileError
+from .ground_truth import Batches, GroundTruthData, View, grid_factors
+from .synthetic import NonlinearFactors, SmallSprites, nonlinear_factors
+
+__all__ = [
+    "Batches",
+    "DSprites",
+    "DSpritesFileError",
+    "GroundTruthData",
+    "NonlinearFactors",
+    "SmallSprites",
+    "View",
+    "grid_factors",
+    "nonlinear_factors",
+]
