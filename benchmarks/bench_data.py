@@ -1,0 +1,86 @@
+"""dSprites data speed: rendering, the cache, and the loader against a training step.
+
+Prints one table, measured in one run:
+- rendering the full 737,280-image set (target: under 2 minutes on 2 cores);
+- starting from the on-disk cache (target: seconds);
+- loader throughput, shuffled and contiguous batches of 2048 (images/s, as float32);
+- the paper's MLP training step (plain PyTorch, fwd + bwd + Adam, batch 2048) in
+  images/s: what a training loop consumes; the loader should be far faster.
+
+    python benchmarks/bench_data.py
+"""
+
+import argparse
+import os
+import tempfile
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from pyro_tcvae.data import Batches, DSprites
+
+
+def mlp_images_per_second(batch=2048, steps=3):
+    D = 10
+    enc = nn.Sequential(nn.Linear(4096, 1200), nn.ReLU(), nn.Linear(1200, 1200), nn.ReLU(),
+                        nn.Linear(1200, 2 * D))
+    dec = nn.Sequential(nn.Linear(D, 1200), nn.Tanh(), nn.Linear(1200, 1200), nn.Tanh(),
+                        nn.Linear(1200, 1200), nn.Tanh(), nn.Linear(1200, 4096))
+    opt = torch.optim.Adam(list(enc.parameters()) + list(dec.parameters()), lr=1e-3)
+    x = (torch.rand(batch, 4096) < 0.1).float()
+    times = []
+    for step in range(steps + 1):
+        t0 = time.perf_counter()
+        h = enc(x)
+        z = h[:, :D] + F.softplus(h[:, D:]) * torch.randn(batch, D)
+        loss = F.binary_cross_entropy_with_logits(dec(z), x, reduction="sum")
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step:
+            times.append(time.perf_counter() - t0)
+    return batch / (sum(times) / len(times))
+
+
+def loader_images_per_second(data, shuffle, batches=40, batch=2048):
+    loader = Batches(data, batch, shuffle=shuffle, seed=0)
+    it = iter(loader)
+    next(it)
+    t0 = time.perf_counter()
+    n = 0
+    for _ in range(batches):
+        x, idx = next(it)
+        n += x.shape[0]
+    return n / (time.perf_counter() - t0)
+
+
+def main():
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as cache:
+        os.environ["PYRO_TCVAE_CACHE"] = cache
+        os.environ.pop("PYRO_TCVAE_DSPRITES", None)
+        t0 = time.perf_counter()
+        DSprites(source="render", progress=False)  # renders and writes the cache
+        rows.append(("render 737,280 images + write cache", time.perf_counter() - t0, "s"))
+        t0 = time.perf_counter()
+        data = DSprites(progress=False)
+        rows.append(("start from the cache (memory-mapped)", time.perf_counter() - t0, "s"))
+        rows.append(("packed images held in memory", data.bits.nbytes / 2**20, "MB"))
+        shuffled = loader_images_per_second(data, True)
+        contiguous = loader_images_per_second(data, False)
+        train = mlp_images_per_second()
+        rows.append(("loader, shuffled batches of 2048", shuffled, "images/s"))
+        rows.append(("loader, contiguous batches of 2048", contiguous, "images/s"))
+        rows.append(("paper MLP training step, batch 2048", train, "images/s"))
+        del data
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    for name, value, unit in rows:
+        print(f"{name:42s} {value:12.1f} {unit}")
+    print(f"{'loader (shuffled) / training consumption':42s} {shuffled / train:12.1f} x")
+
+
+if __name__ == "__main__":
+    main()
