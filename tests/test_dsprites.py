@@ -216,3 +216,8 @@ def test_missing_file_errors(tmp_path, monkeypatch):
         DSprites(source="file")
     with pytest.raises(ValueError, match="source must be"):
         DSprites(source="download")
+
+
+def test_all_images_at_once_is_refused_with_the_fix(dsprites):
+    with pytest.raises(ValueError, match="would take 11.2 GiB.*Batches"):
+        dsprites.images()

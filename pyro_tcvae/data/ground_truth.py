@@ -59,6 +59,12 @@ class GroundTruthData:
         Binary images come as 0./1. floats; convert per batch, never the whole set.
         """
         if indices is None:
+            size = len(self) * math.prod(self.image_shape) * torch.finfo(dtype).bits // 8
+            if size > 2**31:
+                raise ValueError(
+                    f"images() of all {len(self)} items would take {size / 2**30:.1f} GiB as "
+                    f"{dtype}; pass indices, or iterate with Batches(data, batch_size)."
+                )
             indices = torch.arange(len(self))
         obs = self._observations(self._check_indices(indices))
         return obs.to(dtype)
