@@ -165,7 +165,7 @@ class SiteView:
         fn = guide_site["fn"]
         value = guide_site["value"]
         self.base = _base_distribution(fn)
-        self.pos = value.dim() - fn.event_dim + frame.dim  # axis of the data plate
+        self.pos = value.dim() - len(fn.event_shape) + frame.dim  # axis of the data plate
         if self.pos < 0:
             raise ValueError(f"Site {name!r}: its value has no dim for the data plate.")
         self.site_left = value.shape[: self.pos]
@@ -227,7 +227,7 @@ class SiteView:
         """
         site = self.guide_site
         value = site["value"]
-        batch_right = self.right[: len(self.right) - site["fn"].event_dim]
+        batch_right = self.right[: len(self.right) - len(site["fn"].event_shape)]
         shape = (*self.left, self.B, *batch_right)
 
         def rows(t, what):

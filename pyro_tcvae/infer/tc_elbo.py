@@ -171,14 +171,10 @@ class _TCMixin:
         weighted = (self.alpha, self.beta, self.gamma) != (1.0, 1.0, 1.0)
         with torch.set_grad_enabled(torch.is_grad_enabled() and weighted):
             log_qz, log_prod_qz = self._log_mixture_terms(views, log_w_diag, log_w_off)
-        log_q_cond = sum(
-            v.per_datapoint(v.guide_site["unscaled_log_prob"], v.guide_site["fn"].event_dim)
-            for v in views
-        )
-        log_p = sum(
-            v.per_datapoint(v.model_site["unscaled_log_prob"], v.model_site["fn"].event_dim)
-            for v in views
-        )
+        log_q_cond = sum(v.per_datapoint(v.guide_site["unscaled_log_prob"],
+                                         len(v.guide_site["fn"].event_shape)) for v in views)
+        log_p = sum(v.per_datapoint(v.model_site["unscaled_log_prob"],
+                                    len(v.model_site["fn"].event_shape)) for v in views)
         # the decomposition of the KL term (Chen et al. 2018, Sec. 3), per datapoint [R, B]
         mi = log_q_cond - log_qz  # index-code MI:  log q(z|x) - log q(z)
         tc = log_qz - log_prod_qz  # total correlation:  log q(z) - sum_d log q(z_d)

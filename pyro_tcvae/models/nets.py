@@ -1,0 +1,109 @@
+"""Encoder and decoder networks: the paper's MLP and conv nets, and a small MLP.
+
+Encoders map x [B, *x_shape] to raw posterior parameters [B, out]; decoders map
+z [B, D] to raw likelihood parameters [B, prod(x_shape)].  The latent family and the
+likelihood turn those raw numbers into distributions (positive scales and all).
+"""
+
+import math
+
+import torch
+import torch.nn as nn
+
+
+def _mlp(sizes, act):
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(act())
+    return nn.Sequential(*layers)
+
+
+class MLPEncoder(nn.Module):
+    """The paper's dSprites encoder: x_dim-1200-1200-out, ReLU (Chen et al. 2018)."""
+
+    def __init__(self, x_dim, out, hidden=(1200, 1200)):
+        super().__init__()
+        self.net = _mlp([x_dim, *hidden, out], nn.ReLU)
+
+    def forward(self, x):
+        return self.net(x.reshape(x.shape[0], -1))
+
+
+class MLPDecoder(nn.Module):
+    """The paper's dSprites decoder: z_dim-1200-1200-1200-out, tanh."""
+
+    def __init__(self, z_dim, out, hidden=(1200, 1200, 1200)):
+        super().__init__()
+        self.net = _mlp([z_dim, *hidden, out], nn.Tanh)
+
+    def forward(self, z):
+        return self.net(z)
+
+
+class SmallMLP(nn.Module):
+    """A small ReLU MLP for vector data (also usable as an encoder or decoder)."""
+
+    def __init__(self, in_dim, out, hidden=(64, 64)):
+        super().__init__()
+        self.net = _mlp([in_dim, *hidden, out], nn.ReLU)
+
+    def forward(self, x):
+        return self.net(x.reshape(x.shape[0], -1))
+
+
+class ConvEncoder(nn.Module):
+    """The paper's conv encoder for 64x64 single-channel images.
+
+    4x4 stride-2 convolutions with 32, 32, 64, 64 channels (64 -> 4 pixels), a 4x4
+    convolution to 512 features, ReLU throughout, and a linear map to ``out``.
+    (The reference code adds batch normalization; it is left out here because it
+    makes one datapoint's posterior depend on the rest of its batch.)
+    """
+
+    def __init__(self, out, channels=1):
+        super().__init__()
+        chans = [channels, 32, 32, 64, 64]
+        layers = []
+        for a, b in zip(chans[:-1], chans[1:]):
+            layers += [nn.Conv2d(a, b, 4, 2, 1), nn.ReLU()]
+        layers += [nn.Conv2d(64, 512, 4), nn.ReLU(), nn.Flatten(), nn.Linear(512, out)]
+        self.net = nn.Sequential(*layers)
+        self.channels = channels
+
+    def forward(self, x):
+        return self.net(x.reshape(x.shape[0], self.channels, 64, 64))
+
+
+class ConvDecoder(nn.Module):
+    """The mirror of :class:`ConvEncoder`: z -> 512 -> 4x4x64 -> ... -> 64x64."""
+
+    def __init__(self, z_dim, channels=1):
+        super().__init__()
+        chans = [64, 64, 32, 32]
+        layers = [nn.Linear(z_dim, 512), nn.ReLU(), nn.Unflatten(1, (512, 1, 1)),
+                  nn.ConvTranspose2d(512, 64, 4), nn.ReLU()]
+        for a, b in zip(chans[:-1], chans[1:]):
+            layers += [nn.ConvTranspose2d(a, b, 4, 2, 1), nn.ReLU()]
+        layers += [nn.ConvTranspose2d(32, channels, 4, 2, 1), nn.Flatten()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z):
+        return self.net(z)
+
+
+def build_nets(arch, x_shape, z_dim, num_params):
+    """(encoder, decoder) of a named architecture: "mlp", "conv" or "small_mlp"."""
+    x_dim = math.prod(x_shape)
+    if arch == "mlp":
+        return MLPEncoder(x_dim, num_params * z_dim), MLPDecoder(z_dim, x_dim)
+    if arch == "conv":
+        if tuple(x_shape) != (64, 64):
+            raise ValueError(f"arch='conv' is for 64x64 images, got x_shape={tuple(x_shape)}; "
+                             f"use arch='mlp' or 'small_mlp'")
+        return ConvEncoder(num_params * z_dim), ConvDecoder(z_dim)
+    if arch == "small_mlp":
+        return SmallMLP(x_dim, num_params * z_dim), SmallMLP(z_dim, x_dim)
+    raise ValueError(f"unknown arch {arch!r}: use 'mlp', 'conv' or 'small_mlp', or pass "
+                     f"encoder= and decoder= modules")

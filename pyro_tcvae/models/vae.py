@@ -1,0 +1,194 @@
+"""A ready VAE as a Pyro model and guide, with pluggable parts.
+
+>>> vae = VAE(x_shape=(64, 64), z_dim=10, arch="mlp", prior="laplace",
+...           dataset_size=len(data))                    # the paper's dSprites model
+>>> svi = SVI(vae.model, vae.guide, pyro.optim.Adam({"lr": 1e-3}),
+...           loss=TraceTC_ELBO(beta=6.0))
+>>> svi.step(x, idx)                                     # x [B, 64, 64], idx [B]
+
+The local latent ``"z"`` lives in a data plate subsampled from ``dataset_size`` items,
+so :class:`~pyro_tcvae.TraceTC_ELBO` reads N from the plate.
+"""
+
+import math
+import os
+from pathlib import Path
+
+import pyro
+import torch
+import torch.nn as nn
+
+from .latents import make_latent
+from .likelihoods import make_likelihood
+from .nets import build_nets
+from .priors import make_prior
+
+FORMAT = "pyro_tcvae.VAE/1"
+
+
+class VAE(nn.Module):
+    """A VAE whose model and guide are Pyro programs.
+
+    Parameters
+    ----------
+    x_shape : tuple of int
+        Shape of one observation, e.g. (64, 64) or (12,).
+    z_dim : int
+        D, the number of latent dimensions.
+    arch : {"mlp", "conv", "small_mlp"}
+        Built-in networks: the paper's MLP (4096-1200-1200-2D / D-1200-1200-1200-4096),
+        the paper's conv nets (64x64 images), or a small MLP for vector data.
+        Ignored when ``encoder`` and ``decoder`` are given.
+    encoder, decoder : nn.Module, optional
+        Your own networks: encoder x [B, *x_shape] -> [B, latent.num_params * D],
+        decoder z [B, D] -> [B, prod(x_shape)] raw likelihood parameters.
+    latent : str or Latent
+        Posterior family: "normal", "laplace", "studentt", "relaxed_bernoulli".
+    prior : str, Prior or Distribution
+        "normal", "laplace", "flow" (learnable factorial flow), a :class:`Prior`, or a
+        Pyro distribution with event shape [D] (factorized or not).
+    likelihood : str or Likelihood
+        "bernoulli" (binary images, on logits), "continuous_bernoulli" or "gaussian".
+    dataset_size : int, optional
+        N, the size of the dataset the batches come from.
+    name : str
+        Name under which the parameters enter Pyro's param store.
+    """
+
+    def __init__(self, x_shape=(64, 64), z_dim=10, arch="mlp", encoder=None, decoder=None,
+                 latent="normal", prior="normal", likelihood="bernoulli", dataset_size=None,
+                 name="vae"):
+        super().__init__()
+        self.x_shape = tuple(int(s) for s in x_shape)
+        self.z_dim = int(z_dim)
+        self.latent = make_latent(latent)
+        self.prior = make_prior(prior, self.z_dim)
+        self.likelihood = make_likelihood(likelihood)
+        if (encoder is None) != (decoder is None):
+            raise ValueError("pass both encoder= and decoder=, or neither (then arch= is used)")
+        if encoder is None:
+            encoder, decoder = build_nets(arch, self.x_shape, self.z_dim, self.latent.num_params)
+            self.arch = arch
+        else:
+            self.arch = None
+        self.encoder, self.decoder = encoder, decoder
+        self.dataset_size = None if dataset_size is None else int(dataset_size)
+        self.name = name
+
+    # ------------------------------------------------------------------ Pyro programs
+    def _plate(self, x, idx):
+        B = x.shape[0]
+        if idx is None:
+            N = self.dataset_size or B
+            return pyro.plate("data", size=N, subsample=torch.arange(B, device=x.device))
+        if self.dataset_size is None:
+            raise ValueError("idx was given but the VAE has no dataset_size: construct it with "
+                             "dataset_size=len(data) (or set vae.dataset_size)")
+        if idx.shape[0] != B:
+            raise ValueError(f"idx has {idx.shape[0]} entries for a batch of {B}")
+        return pyro.plate("data", size=self.dataset_size, subsample=idx)
+
+    def _check_x(self, x):
+        if tuple(x.shape[1:]) != self.x_shape:
+            raise ValueError(f"x has shape {tuple(x.shape)}; this VAE expects "
+                             f"[B, {', '.join(map(str, self.x_shape))}]")
+        self.likelihood.check(x)
+
+    def model(self, x, idx=None):
+        """p(x, z) = p(z) p(x | z), z inside the subsampled data plate."""
+        pyro.module(self.name, self)
+        self._check_x(x)
+        with self._plate(x, idx):
+            z = pyro.sample("z", self.prior.distribution(x))
+            pyro.sample("x", self.likelihood.distribution(self.decoder(z), self.x_shape), obs=x)
+
+    def guide(self, x, idx=None):
+        """q(z | x), amortized by the encoder, inside the same plate."""
+        pyro.module(self.name, self)
+        with self._plate(x, idx):
+            pyro.sample("z", self.encode(x).to_event(1))
+
+    # ------------------------------------------------------------------ helpers
+    def encode(self, x):
+        """The posterior q(z | x) with batch shape [B, D] (factorized per dimension)."""
+        return self.latent(self.encoder(x), self.z_dim)
+
+    def posterior_location(self, posterior):
+        """A point summary of a posterior [B, D]: its loc, or probs for relaxed ones."""
+        for attr in ("loc", "probs"):
+            if hasattr(posterior, attr):
+                return getattr(posterior, attr)
+        return posterior.mean
+
+    def decode(self, z):
+        """The likelihood's mean at z [B, D] (pixel probabilities for Bernoulli)."""
+        return self.likelihood.mean(self.decoder(z), self.x_shape)
+
+    def reconstruct(self, x, sample=False):
+        """Decode the posterior location (or a sample) of x: [B, *x_shape]."""
+        q = self.encode(x)
+        return self.decode(q.rsample() if sample else self.posterior_location(q))
+
+    def sample(self, n, like=None):
+        """n draws of the model: z from the prior, decoded to the likelihood mean.
+
+        Returns (x_mean [n, *x_shape], z [n, D]).
+        """
+        like = next(self.parameters()) if like is None else like
+        z = self.prior.distribution(like.detach()).sample((n,))
+        return self.decode(z), z
+
+    # ------------------------------------------------------------------ persistence
+    def config(self):
+        """Constructor arguments, or None for parts that a config cannot rebuild."""
+        parts = {"latent": self.latent.config(), "prior": self.prior.config(),
+                 "likelihood": self.likelihood.config()}
+        if self.arch is None or any(v is None for v in parts.values()):
+            return None
+        return {"x_shape": list(self.x_shape), "z_dim": self.z_dim, "arch": self.arch,
+                "dataset_size": self.dataset_size, "name": self.name, **parts}
+
+    def save(self, path):
+        """Write the model (config + weights) to ``path`` atomically.
+
+        Built-in parts are stored as a config and a state dict; a model with custom
+        networks or priors is pickled whole (its classes must be importable to load).
+        """
+        path = Path(path)
+        config = self.config()
+        payload = {"format": FORMAT, "config": config}
+        if config is not None:
+            payload["state_dict"] = self.state_dict()
+        else:
+            payload["module"] = self
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**{k: tuple(v) if k == "x_shape" else v for k, v in config.items()})
+
+    @classmethod
+    def load(cls, path, map_location="cpu"):
+        """Rebuild a model written by :meth:`save`."""
+        try:
+            payload = torch.load(path, map_location=map_location, weights_only=False)
+        except FileNotFoundError:
+            raise
+        except Exception as e:
+            raise ValueError(f"{path} is not a readable pyro-tcvae model file ({e})") from None
+        if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+            raise ValueError(f"{path} is not a pyro-tcvae model file (expected format {FORMAT})")
+        if payload.get("config") is None:
+            return payload["module"]
+        vae = cls.from_config(payload["config"])
+        vae.load_state_dict(payload["state_dict"])
+        return vae
+
+    def extra_repr(self):
+        return (f"x_shape={self.x_shape}, z_dim={self.z_dim}, latent={self.latent.name}, "
+                f"prior={self.prior.name or type(self.prior).__name__}, "
+                f"likelihood={self.likelihood.name}, dataset_size={self.dataset_size}")
