@@ -160,3 +160,23 @@ def test_wrong_support_and_shapes_give_clear_errors():
         VAE(prior="gauss")
     with pytest.raises(ValueError, match=r"event shape \(4,\)"):
         VAE(z_dim=4, prior=dist.Normal(torch.zeros(3), 1.0))
+
+
+def test_readme_custom_prior_runs():
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    block = [b for b in re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+             if "class MixturePrior" in b]
+    assert block and len(block[0].strip().splitlines()) <= 20
+    ns = {}
+    exec(compile(block[0], "README.md", "exec"), ns)
+    vae = ns["vae"]
+    x = (torch.rand(8, 64, 64) < 0.2).float()
+    elbo = TraceTC_ELBO(beta=6.0)
+    loss = elbo.loss_and_grads(vae.model, vae.guide, x, torch.arange(8))
+    assert math.isfinite(loss)
+    assert vae.prior.locs.grad is not None and vae.prior.locs.grad.abs().sum() > 0
+    xs, z = vae.sample(4)
+    assert xs.shape == (4, 64, 64)
