@@ -93,8 +93,9 @@ class _NormalLogMixture(torch.autograd.Function):
             own = (zT - locT[:, :S]).mul_(invT[:, :S]).square_().mul_(-0.5).sub_(lsT[:, :S])
             marg = torch.logaddexp(marg, own + log_w_diag)
         marg = marg.sub_(_HALF_LOG_2PI).view(R, D, S).permute(0, 2, 1)
-        ctx.save_for_backward(z, loc, scale, joint, marg)
-        ctx.meta = (log_w_diag, log_w_off, chunk)
+        if ctx is not None:
+            ctx.save_for_backward(z, loc, scale, joint, marg)
+            ctx.meta = (log_w_diag, log_w_off, chunk)
         return joint, marg
 
     @staticmethod
@@ -148,6 +149,73 @@ class _NormalLogMixture(torch.autograd.Function):
         return g_z, g_loc, g_scale, None, None, None
 
 
+def _forward_only(z, loc, scale, log_w_diag, log_w_off, chunks=(32, 4096)):
+    """The same values as :class:`_NormalLogMixture`, without autograd, chunked over
+    samples and components (for large N, e.g. full-dataset metrics).
+
+    Per-dimension sums use exp(max(log q, -80)) without a shift: exact whenever the
+    result is above exp(-45) (the own component keeps it there); rows below that are
+    recomputed with the shifted kernel.  The joint uses a running logsumexp.
+    """
+    R, S, D = z.shape
+    N = loc.shape[1]
+    RD = R * D
+    zT, locT, lsT, invT, lsum = _prepare(z, loc, scale)
+    inv_h = invT * math.sqrt(0.5)
+    neg_ls = -lsT
+    diag = log_w_diag is not None
+    cs, cm = max(1, chunks[0]), max(1, chunks[1])
+    msum = z.new_zeros(RD, S)
+    jmax = z.new_full((R, S), -math.inf)
+    jsum = z.new_zeros(R, S)
+    buf = z.new_empty(RD * min(cs, S) * min(cm, N))
+    for i0 in range(0, S, cs):
+        i1 = min(S, i0 + cs)
+        c = i1 - i0
+        for j0 in range(0, N, cm):
+            j1 = min(N, j0 + cm)
+            m = j1 - j0
+            t = torch.sub(zT[:, i0:i1, None], locT[:, None, j0:j1],
+                          out=buf[: RD * c * m].view(RD, c, m))
+            t.mul_(inv_h[:, None, j0:j1]).square_()
+            torch.sub(neg_ls[:, None, j0:j1], t, out=t)  # log q(z_id | j) + c0
+            lo, hi = max(i0, j0), min(i1, j1)  # own components inside this block
+            if diag and lo < hi:
+                own = t[:, lo - i0:hi - i0, lo - j0:hi - j0].diagonal(dim1=-2, dim2=-1)
+                own.fill_(-math.inf)
+            jl = t.view(R, D, c, m).sum(1)  # [R, c, m]
+            bm = jl.amax(-1)
+            new_max = torch.maximum(jmax[:, i0:i1], bm)
+            safe = torch.where(torch.isfinite(new_max), new_max, torch.zeros_like(new_max))
+            jsum[:, i0:i1] = (jsum[:, i0:i1] * torch.exp(jmax[:, i0:i1] - safe)
+                              + jl.sub_(safe[..., None]).exp_().sum(-1))
+            jmax[:, i0:i1] = new_max
+            t.clamp_(min=_EXP_FLOOR).exp_()
+            if diag and lo < hi:
+                t[:, lo - i0:hi - i0, lo - j0:hi - j0].diagonal(dim1=-2, dim2=-1).zero_()
+            msum[:, i0:i1] += t.sum(-1)
+    joint = (jsum.log() + jmax).add_(log_w_off - D * _HALF_LOG_2PI)
+    marg = msum.log().add_(log_w_off)
+    if diag:
+        own_lp = (zT - locT[:, :S]).mul_(invT[:, :S]).square_().mul_(-0.5).sub_(lsT[:, :S])
+        marg = torch.logaddexp(marg, own_lp + log_w_diag)
+        own_joint = own_lp.view(R, D, S).sum(1) + (log_w_diag - D * _HALF_LOG_2PI)
+        joint = torch.logaddexp(joint, own_joint)
+    marg = marg.sub_(_HALF_LOG_2PI).view(R, D, S).permute(0, 2, 1)
+    low = (marg.permute(0, 2, 1).reshape(RD, S) < log_w_off - 45.0).any(0)
+    if bool(low.any()):  # far from every component: redo those samples with a shift
+        rows = torch.nonzero(low).squeeze(1)
+        if diag:  # keep each redone sample's own component at its position
+            order = torch.cat([rows, torch.tensor([j for j in range(N) if j not in set(
+                rows.tolist())], dtype=torch.long)])
+            sub = (z[:, rows], loc[:, order], scale[:, order])
+        else:
+            sub = (z[:, rows], loc, scale)
+        j2, m2 = _NormalLogMixture.forward(None, *sub, log_w_diag, log_w_off, 1)
+        joint[:, rows], marg[:, rows] = j2, m2
+    return joint, marg
+
+
 def normal_log_mixture(z, loc, scale, log_w_diag, log_w_off, chunk_size=None):
     """Joint and per-dimension log-density of samples under a Normal mixture.
 
@@ -171,10 +239,17 @@ def normal_log_mixture(z, loc, scale, log_w_diag, log_w_off, chunk_size=None):
         ``log sum_j w_ij q(z_i | j)``.
     log_q_dims : Tensor [R, S, D]
         ``log sum_j w_ij q(z_id | j)`` for each dimension d.
+
+    Without gradients (``torch.no_grad()`` or inputs that do not require grad) a
+    forward-only kernel chunked over samples and components runs instead (faster for
+    large N, same values).
     """
     R, S, D = z.shape
     N = loc.shape[1]
     if log_w_diag is not None and S > N:
         raise ValueError(f"own-component weights need S <= N, got S={S}, N={N}")
+    needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (z, loc, scale))
+    if not needs_grad:
+        return _forward_only(z, loc, scale, log_w_diag, log_w_off)
     chunk = int(chunk_size) if chunk_size else _default_chunk(R * D, N)
     return _NormalLogMixture.apply(z, loc, scale, log_w_diag, log_w_off, chunk)
