@@ -149,7 +149,7 @@ class _NormalLogMixture(torch.autograd.Function):
         return g_z, g_loc, g_scale, None, None, None
 
 
-def _forward_only(z, loc, scale, log_w_diag, log_w_off, chunks=(32, 4096)):
+def _forward_only(z, loc, scale, log_w_diag, log_w_off, chunks=(32, 4096), joint=True):
     """The same values as :class:`_NormalLogMixture`, without autograd, chunked over
     samples and components (for large N, e.g. full-dataset metrics).
 
@@ -183,17 +183,18 @@ def _forward_only(z, loc, scale, log_w_diag, log_w_off, chunks=(32, 4096)):
             if diag and lo < hi:
                 own = t[:, lo - i0:hi - i0, lo - j0:hi - j0].diagonal(dim1=-2, dim2=-1)
                 own.fill_(-math.inf)
-            jl = t.view(R, D, c, m).sum(1)  # [R, c, m]
-            bm = jl.amax(-1)
-            new_max = torch.maximum(jmax[:, i0:i1], bm)
-            safe = torch.where(torch.isfinite(new_max), new_max, torch.zeros_like(new_max))
-            jsum[:, i0:i1] = (jsum[:, i0:i1] * torch.exp(jmax[:, i0:i1] - safe)
-                              + jl.sub_(safe[..., None]).exp_().sum(-1))
-            jmax[:, i0:i1] = new_max
+            if joint:
+                jl = t.view(R, D, c, m).sum(1)  # [R, c, m]
+                new_max = torch.maximum(jmax[:, i0:i1], jl.amax(-1))
+                safe = torch.where(torch.isfinite(new_max), new_max, torch.zeros_like(new_max))
+                jl.sub_(safe[..., None]).clamp_(min=_EXP_FLOOR).exp_()
+                jsum[:, i0:i1] = jsum[:, i0:i1] * torch.exp(jmax[:, i0:i1] - safe) + jl.sum(-1)
+                jmax[:, i0:i1] = new_max
             t.clamp_(min=_EXP_FLOOR).exp_()
             if diag and lo < hi:
                 t[:, lo - i0:hi - i0, lo - j0:hi - j0].diagonal(dim1=-2, dim2=-1).zero_()
             msum[:, i0:i1] += t.sum(-1)
+    joint_wanted = joint
     joint = (jsum.log() + jmax).add_(log_w_off - D * _HALF_LOG_2PI)
     marg = msum.log().add_(log_w_off)
     if diag:
@@ -201,6 +202,8 @@ def _forward_only(z, loc, scale, log_w_diag, log_w_off, chunks=(32, 4096)):
         marg = torch.logaddexp(marg, own_lp + log_w_diag)
         own_joint = own_lp.view(R, D, S).sum(1) + (log_w_diag - D * _HALF_LOG_2PI)
         joint = torch.logaddexp(joint, own_joint)
+    if not joint_wanted:
+        joint = None
     marg = marg.sub_(_HALF_LOG_2PI).view(R, D, S).permute(0, 2, 1)
     low = (marg.permute(0, 2, 1).reshape(RD, S) < log_w_off - 45.0).any(0)
     if bool(low.any()):  # far from every component: redo those samples with a shift
@@ -212,11 +215,13 @@ def _forward_only(z, loc, scale, log_w_diag, log_w_off, chunks=(32, 4096)):
         else:
             sub = (z[:, rows], loc, scale)
         j2, m2 = _NormalLogMixture.forward(None, *sub, log_w_diag, log_w_off, 1)
-        joint[:, rows], marg[:, rows] = j2, m2
+        marg[:, rows] = m2
+        if joint is not None:
+            joint[:, rows] = j2
     return joint, marg
 
 
-def normal_log_mixture(z, loc, scale, log_w_diag, log_w_off, chunk_size=None):
+def normal_log_mixture(z, loc, scale, log_w_diag, log_w_off, chunk_size=None, joint=True):
     """Joint and per-dimension log-density of samples under a Normal mixture.
 
     Parameters
@@ -232,6 +237,8 @@ def normal_log_mixture(z, loc, scale, log_w_diag, log_w_off, chunk_size=None):
         Log-weight of every other component.
     chunk_size : int, optional
         Samples per chunk; the default keeps the working block near 1M numbers.
+    joint : bool
+        Compute ``log_q`` (else it is None; only without gradients).
 
     Returns
     -------
@@ -250,6 +257,6 @@ def normal_log_mixture(z, loc, scale, log_w_diag, log_w_off, chunk_size=None):
         raise ValueError(f"own-component weights need S <= N, got S={S}, N={N}")
     needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (z, loc, scale))
     if not needs_grad:
-        return _forward_only(z, loc, scale, log_w_diag, log_w_off)
+        return _forward_only(z, loc, scale, log_w_diag, log_w_off, joint=joint)
     chunk = int(chunk_size) if chunk_size else _default_chunk(R * D, N)
     return _NormalLogMixture.apply(z, loc, scale, log_w_diag, log_w_off, chunk)
