@@ -167,8 +167,9 @@ def test_decomposition_matches_brute_force_and_sums_to_kl():
     order = torch.argsort(torch.randperm(200, generator=torch.Generator().manual_seed(0)))
     z = per["z"][order]  # back to item order
     mi, tc, dwkl = exact_terms(z, loc, scale)
-    assert terms["mi"] == pytest.approx(float(mi.mean()), abs=1e-9)
-    assert terms["tc"] == pytest.approx(float(tc.mean()), abs=1e-9)
+    # (the joint's exact fast path sums shifted exponentials in float32: ~1e-7 relative)
+    assert terms["mi"] == pytest.approx(float(mi.mean()), abs=1e-7)
+    assert terms["tc"] == pytest.approx(float(tc.mean()), abs=1e-7)
     assert terms["dwkl"] == pytest.approx(float(dwkl.mean()), abs=1e-9)
     assert terms["mi"] + terms["tc"] + terms["dwkl"] == pytest.approx(terms["kl"], abs=1e-12)
     assert all(0 < err[k] < 0.5 for k in ("mi", "tc", "dwkl", "kl"))
@@ -176,9 +177,10 @@ def test_decomposition_matches_brute_force_and_sums_to_kl():
     few, _, _ = decomposition_terms(post, prior, num_samples=60, max_components=None)
     approx, _, _ = decomposition_terms(post, prior, num_samples=60, max_components=120)
     assert not approx["exact"] and approx["num_components"] == 120
-    for k in ("mi", "tc", "dwkl"):
+    for k in ("tc", "dwkl"):  # stratified marginals: close, not identical
         assert approx[k] == pytest.approx(few[k], abs=0.05)
         assert approx[k] != few[k]
+    assert approx["mi"] == few["mi"]  # the joint is exact either way
 
 
 def test_full_decomposition_agrees_with_the_elbo_minibatch_terms():
@@ -189,7 +191,7 @@ def test_full_decomposition_agrees_with_the_elbo_minibatch_terms():
               dataset_size=N)
     full = elbo_decomposition(vae, data, num_samples=N, max_components=None, progress=False)
     x_all = data.images()
-    elbo = TraceTC_ELBO()
+    elbo = TraceTC_ELBO(dataset_size=N)
     batch = {k: [] for k in ("mi", "tc", "dwkl", "log_likelihood")}
     for seed in range(30):  # B = N: the ELBO's MSS is exact too, only the samples differ
         pyro.set_rng_seed(seed)

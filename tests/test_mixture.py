@@ -98,3 +98,13 @@ def test_forward_only_kernel_matches_brute_force(weights, chunks):
     want = brute(z, loc, scale, *weights)
     for x, y in zip(got, want):
         assert torch.allclose(x, y, atol=1e-9, rtol=1e-9)
+
+
+def test_exact_joint_kernel_matches_brute_force():
+    from pyro_tcvae.ops.normal_mixture import normal_joint_log_mixture
+
+    z, loc, scale = params(1, 40, 300, 5)
+    scale = scale.clamp(min=1e-3)
+    want = torch.logsumexp(dist.Normal(loc[0], scale[0]).log_prob(z[0][:, None]).sum(-1), 1)
+    got = normal_joint_log_mixture(z[0], loc[0], scale[0], chunks=(16, 64))
+    assert torch.allclose(got, want - math.log(300), rtol=1e-7, atol=1e-6)

@@ -7,8 +7,9 @@ With n uniform over the N items and z ~ q(z | x_n):
     TC   = E[log q(z) - sum_d log q(z_d)]       total correlation
     dwKL = E[sum_d log q(z_d) - log p(z)]       dimension-wise KL
 
-q(z) and q(z_d) are the aggregate posterior over all N items, evaluated against every
-item's posterior (exact) or a stratified subset of them.  Expectations are Monte Carlo
+q(z) and q(z_d) are the aggregate posterior over all N items: the joint evaluated
+against every item's posterior (exactly, for Normal posteriors), the marginals against
+every item or a stratified subset of them.  Expectations are Monte Carlo
 averages over S items drawn without replacement, one z each, so MI + TC + dwKL equals
 the KL estimate exactly; standard errors are over the S per-sample values.
 """
@@ -17,8 +18,9 @@ import math
 
 import torch
 
+from ..ops.normal_mixture import normal_joint_log_mixture
 from .aggregate import choose_items, log_aggregate
-from .posterior import encode_dataset, index_posterior
+from .posterior import _strip, encode_dataset, index_posterior
 
 TERMS = ("log_likelihood", "mi", "tc", "dwkl", "kl", "elbo")
 
@@ -40,35 +42,41 @@ def decomposition_terms(posterior, prior, num_samples=None, max_components=200_0
     Parameters
     ----------
     posterior : Distribution, batch shape [N, D]
-    prior : Distribution with event shape [D] (the model's p(z))
+        Every item's posterior.
+    prior : Distribution with event shape [D] (the model's p(z)), or a callable
+        ``prior(z)`` returning one.
     num_samples : int, optional
         S items, drawn without replacement (default: all N).
     max_components : int or None
-        Components of the aggregate posterior (None: all N, exact).
+        Components of the per-dimension aggregate posteriors q(z_d) (None: all N).
+        The joint q(z) of Normal posteriors is always exact (all N items): a joint
+        density has few near neighbours per sample, and a subset of components biases
+        it (by 0.14 nats on a near-injective dSprites code), while the 1-D marginals
+        are not measurably affected. For other families the joint uses the same
+        components as the marginals.
     seed : int
 
     Returns
     -------
-    (terms, stderr, per_sample): dicts of floats, floats, and Tensors [S].
+    (terms, stderr, per_sample): dicts of floats, floats, and Tensors [S] (plus the
+    samples ``z`` [S, D] under ``per_sample["z"]``).
     """
     N = posterior.batch_shape[0]
     samples, comps, exact = choose_items(N, num_samples, max_components, seed)
-    return _terms(posterior, torch.arange(N), samples, comps, exact, prior, seed)
-
-
-def _terms(post, pos, samples, comps, exact, prior, seed):
-    """Terms per sample. ``pos`` maps items to positions in ``post``."""
-    N = pos.shape[0]
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        q = index_posterior(post, pos[samples])
+        q = index_posterior(posterior, samples)
         z = q.sample()
     if callable(prior) and not isinstance(prior, torch.distributions.Distribution):
         prior = prior(z)
     is_sample = torch.zeros(N, dtype=torch.bool)
     is_sample[samples] = True
     rest = comps[~is_sample[comps]]
-    log_qz, log_qzd = log_aggregate(post, pos[samples], z, pos[rest], N, joint=True)
+    base = _strip(posterior)
+    normal = type(base).__name__ == "Normal"
+    log_qz, log_qzd = log_aggregate(posterior, samples, z, rest, N, joint=not normal)
+    if normal:
+        log_qz = normal_joint_log_mixture(z, base.loc, base.scale)
     with torch.no_grad():
         log_q_cond = q.log_prob(z).sum(-1)
         log_p = prior.log_prob(z)
@@ -78,11 +86,12 @@ def _terms(post, pos, samples, comps, exact, prior, seed):
         "tc": log_qz - log_prod,            # log q(z) - sum_d log q(z_d)
         "dwkl": log_prod - log_p,           # sum_d log q(z_d) - log p(z)
         "kl": log_q_cond - log_p,           # = mi + tc + dwkl
-        "z": z,
     }
-    terms, err = _summarize({k: v for k, v in per.items() if k != "z"})
+    terms, err = _summarize(per)
     terms["num_components"] = int(len(comps))
     terms["exact"] = exact
+    per["z"] = z
+    per["items"] = samples
     return terms, err, per
 
 
@@ -90,12 +99,15 @@ def elbo_decomposition(model, data, num_samples=10_000, max_components=200_000, 
                        batch_size=1024, progress=True):
     """The full-dataset ELBO and its decomposition for a VAE.
 
+    Encodes every item (the aggregate posterior needs them all), then estimates the
+    terms from ``num_samples`` items (see :func:`decomposition_terms`) and the
+    log-likelihood E[log p(x|z)] from the same items and samples.
+
     Parameters
     ----------
     model : the :class:`~pyro_tcvae.models.VAE` (``encode``, ``decoder``, ``prior``,
         ``likelihood``, ``x_shape``)
     data : GroundTruthData (any dataset with ``images(indices)``)
-    num_samples, max_components, seed : see :func:`decomposition_terms`
 
     Returns
     -------
@@ -104,25 +116,20 @@ def elbo_decomposition(model, data, num_samples=10_000, max_components=200_000, 
         ``stderr`` (a dict of their standard errors), ``num_samples``,
         ``num_components``, ``exact``.
     """
-    N = len(data)
-    samples, comps, exact = choose_items(N, num_samples, max_components, seed)
-    needed = torch.unique(torch.cat([samples, comps]))
-    post = encode_dataset(model, data, needed, batch_size=batch_size, progress=progress)
-    pos = torch.full((N,), -1, dtype=torch.long)
-    pos[needed] = torch.arange(len(needed))
-    terms, err, per = _terms(post, pos, samples, comps, exact,
-                             lambda z: model.prior.distribution(z), seed)
-    z, ll = per.pop("z"), []
+    post = encode_dataset(model, data, batch_size=batch_size, progress=progress)
+    terms, err, per = decomposition_terms(post, lambda z: model.prior.distribution(z),
+                                          num_samples, max_components, seed)
+    z, items, ll = per["z"], per["items"], []
     with torch.no_grad():
-        for start in range(0, len(samples), batch_size):
+        for start in range(0, len(items), batch_size):
             sl = slice(start, start + batch_size)
             lik = model.likelihood.distribution(model.decoder(z[sl]), model.x_shape)
-            ll.append(lik.log_prob(data.images(samples[sl])))
+            ll.append(lik.log_prob(data.images(items[sl])))
     per["log_likelihood"] = torch.cat(ll)
     per["elbo"] = per["log_likelihood"] - per["kl"]
     more, more_err = _summarize({k: per[k] for k in ("log_likelihood", "elbo")})
     terms.update(more)
     err.update(more_err)
     terms["stderr"] = err
-    terms["num_samples"] = len(samples)
+    terms["num_samples"] = len(items)
     return terms
