@@ -202,3 +202,14 @@ def test_full_decomposition_agrees_with_the_elbo_minibatch_terms():
         mean = sum(values) / len(values)
         assert mean == pytest.approx(full[k], abs=4 * full["stderr"][k] + 0.01), k
     assert full["elbo"] == pytest.approx(full["log_likelihood"] - full["kl"], rel=1e-6)
+
+
+def test_mig_leaves_out_what_the_dataset_says():
+    data = SmallSprites().subset(scale=1)
+    data.mig_exclude = ("shape",)  # as DSprites does (Chen et al. leave shape out)
+    torch.manual_seed(0)
+    vae = VAE(x_shape=(32, 32), z_dim=3, arch="small_mlp", dataset_size=len(data))
+    r = mig(model=vae, data=data, num_samples=500, progress=False)
+    assert r.included == ("orientation", "posX", "posY")  # scale has one value here
+    r = mig(model=vae, data=data, num_samples=500, exclude=(), progress=False)
+    assert r.included == ("shape", "orientation", "posX", "posY")

@@ -211,6 +211,7 @@ class DSprites(GroundTruthData):
     factor_sizes = FACTOR_SIZES
     image_shape = (64, 64)
     class_names = {"color": ["white"], "shape": list(SHAPES)}
+    mig_exclude = ("shape",)  # as in Chen et al. (2018)
 
     def __init__(self, path=None, source="auto", cache=True, progress=True):
         if source not in ("auto", "file", "render"):

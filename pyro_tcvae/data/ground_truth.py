@@ -26,12 +26,15 @@ class GroundTruthData:
         Factor classes of every item.
     image_shape : tuple of int
         Shape of one observation, e.g. (64, 64) or (12,).
+    mig_exclude : tuple of str
+        Factors that :func:`pyro_tcvae.metrics.mig` leaves out by default.
     """
 
     factor_names = ()
     factor_sizes = ()
     factor_values = []
     image_shape = ()
+    mig_exclude = ()  # factors that MIG leaves out by default
 
     def __len__(self):
         return int(self.factors.shape[0])
@@ -212,6 +215,7 @@ class View(GroundTruthData):
         self.factor_values = parent.factor_values
         self.image_shape = parent.image_shape
         self.class_names = getattr(parent, "class_names", {})
+        self.mig_exclude = getattr(parent, "mig_exclude", ())
         self.factors = parent.factors[self.parent_indices]
 
     def _observations(self, indices):
