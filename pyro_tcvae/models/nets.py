@@ -20,37 +20,33 @@ def _mlp(sizes, act):
     return nn.Sequential(*layers)
 
 
-class MLPEncoder(nn.Module):
+class MLP(nn.Module):
+    """An MLP on flattened inputs: in_dim - hidden... - out, activation between layers."""
+
+    def __init__(self, in_dim, out, hidden=(64, 64), act=nn.ReLU):
+        super().__init__()
+        self.net = _mlp([in_dim, *hidden, out], act)
+
+    def forward(self, x):
+        return self.net(x.reshape(x.shape[0], -1))
+
+
+class MLPEncoder(MLP):
     """The paper's dSprites encoder: x_dim-1200-1200-out, ReLU (Chen et al. 2018)."""
 
     def __init__(self, x_dim, out, hidden=(1200, 1200)):
-        super().__init__()
-        self.net = _mlp([x_dim, *hidden, out], nn.ReLU)
-
-    def forward(self, x):
-        return self.net(x.reshape(x.shape[0], -1))
+        super().__init__(x_dim, out, hidden, nn.ReLU)
 
 
-class MLPDecoder(nn.Module):
+class MLPDecoder(MLP):
     """The paper's dSprites decoder: z_dim-1200-1200-1200-out, tanh."""
 
     def __init__(self, z_dim, out, hidden=(1200, 1200, 1200)):
-        super().__init__()
-        self.net = _mlp([z_dim, *hidden, out], nn.Tanh)
-
-    def forward(self, z):
-        return self.net(z)
+        super().__init__(z_dim, out, hidden, nn.Tanh)
 
 
-class SmallMLP(nn.Module):
-    """A small ReLU MLP for vector data (also usable as an encoder or decoder)."""
-
-    def __init__(self, in_dim, out, hidden=(64, 64)):
-        super().__init__()
-        self.net = _mlp([in_dim, *hidden, out], nn.ReLU)
-
-    def forward(self, x):
-        return self.net(x.reshape(x.shape[0], -1))
+#: A small ReLU MLP for vector data (as an encoder or a decoder).
+SmallMLP = MLP
 
 
 class ConvEncoder(nn.Module):
