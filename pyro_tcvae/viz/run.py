@@ -1,0 +1,84 @@
+"""All figures of a run folder, and the summary figures of a sweep."""
+
+from pathlib import Path
+
+import torch
+
+from .model import (plot_latents_vs_factors, plot_reconstructions, plot_training_curves,
+                    plot_traversals)
+
+
+def plot_run(run_dir, data=None, progress=True):
+    """Write ``figures/`` of a run: traversals (PNG grid and GIF), reconstructions,
+    latents vs factors, training curves. Returns the list of files written."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from ..runs import MetricsLog
+    from ..train import load_model, make_dataset
+
+    run_dir = Path(run_dir)
+    vae, config = load_model(run_dir)
+    vae.eval()
+    data = make_dataset(config, progress) if data is None else data
+    out = run_dir / "figures"
+    out.mkdir(exist_ok=True)
+    g = torch.Generator().manual_seed(0)
+    idx = torch.randperm(len(data), generator=g)[:2000]
+    x = data.images(idx)
+    written = []
+    if len(data.image_shape) == 2:
+        plot_traversals(vae, x, path=out / "traversals.png", gif_path=out / "traversals.gif")
+        plot_reconstructions(vae, x, path=out / "reconstructions.png")
+        written += [out / "traversals.png", out / "traversals.gif", out / "reconstructions.png"]
+        plt.close("all")
+    plot_latents_vs_factors(vae, data, max_latents=min(vae.z_dim, 6),
+                            path=out / "latents_vs_factors.png")
+    written.append(out / "latents_vs_factors.png")
+    records = MetricsLog(run_dir).read()
+    if records:
+        plot_training_curves(records, path=out / "training_curves.png")
+        written.append(out / "training_curves.png")
+    plt.close("all")
+    return written
+
+
+def plot_sweep(rows, out_dir):
+    """MIG against beta (mean +- standard error over seeds, one line per objective) and
+    TC against MIG (one point per run), from the sweep's summary rows."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    out_dir = Path(out_dir)
+    fig, ax = plt.subplots(figsize=(4.5, 3.2))
+    for obj in sorted({r["objective"] for r in rows}):
+        betas = sorted({r["beta"] for r in rows if r["objective"] == obj})
+        means, errs = [], []
+        for b in betas:
+            v = np.array([r["mig"] for r in rows if r["objective"] == obj and r["beta"] == b])
+            means.append(v.mean())
+            errs.append(v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else
+                        max(r["mig_stderr"] for r in rows
+                            if r["objective"] == obj and r["beta"] == b))
+        ax.errorbar(betas, means, yerr=errs, marker="o", capsize=3, label=obj)
+    ax.set_xlabel("beta")
+    ax.set_ylabel("MIG")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out_dir / "mig_vs_beta.png", dpi=100)
+    fig2, ax2 = plt.subplots(figsize=(4.5, 3.2))
+    for obj in sorted({r["objective"] for r in rows}):
+        sel = [r for r in rows if r["objective"] == obj]
+        ax2.scatter([r["tc"] for r in sel], [r["mig"] for r in sel], label=obj)
+    ax2.set_xlabel("total correlation (nats, full dataset)")
+    ax2.set_ylabel("MIG")
+    ax2.legend(fontsize=8)
+    fig2.tight_layout()
+    fig2.savefig(out_dir / "tc_vs_mig.png", dpi=100)
+    plt.close("all")
+    return [out_dir / "mig_vs_beta.png", out_dir / "tc_vs_mig.png"]
