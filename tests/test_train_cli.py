@@ -1,0 +1,137 @@
+"""Training runs, checkpoints and resume, evaluation, plots, and the command line."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from pyro_tcvae.cli import main
+from pyro_tcvae.evaluate import evaluate
+from pyro_tcvae.runs import TrainConfig
+from pyro_tcvae.train import train
+from pyro_tcvae.viz import plot_run
+
+SMALL = dict(dataset="small_sprites", arch="small_mlp", z_dim=3, batch_size=64, log_every=10,
+             checkpoint_every=15)
+
+
+def test_a_short_run_writes_checkpoint_log_model_eval_and_plots(tmp_path):
+    run = tmp_path / "run"
+    summary = train(TrainConfig(steps=30, **SMALL), run, progress=False)
+    assert summary["step"] == 30 and not summary["interrupted"]
+    for name in ("config.json", "checkpoint.pt", "metrics.jsonl", "model.pt"):
+        assert (run / name).is_file(), name
+    log = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [10, 20, 30]
+    assert set(log[0]) >= {"loss", "elbo", "mi", "tc", "dwkl", "beta", "time"}
+    result = evaluate(run, num_samples=800, progress=False)
+    assert set(result) >= {"mig", "mig_histogram", "decomposition"}
+    assert set(result["mig"]) >= {"score", "stderr", "gaps", "mi"}
+    assert set(result["decomposition"]) >= {"elbo", "log_likelihood", "mi", "tc", "dwkl", "kl",
+                                            "stderr"}
+    assert json.loads((run / "eval.json").read_text())["mig"]["score"] == result["mig"]["score"]
+    files = plot_run(run, progress=False)
+    names = {Path(f).name for f in files}
+    assert names == {"traversals.png", "traversals.gif", "reconstructions.png",
+                     "latents_vs_factors.png", "training_curves.png"}
+    assert all(Path(f).stat().st_size > 1000 for f in files)
+
+
+def test_warmup_schedule_and_objectives():
+    cfg = TrainConfig(objective="tcvae", beta=6.0, warmup=100, beta_start=1.0)
+    assert cfg.weights(0) == (1.0, 1.0, 1.0)
+    assert cfg.weights(50) == (1.0, 3.5, 1.0)
+    assert cfg.weights(1000) == (1.0, 6.0, 1.0)
+    assert TrainConfig(objective="beta-vae", beta=4.0).weights(0) == (4.0, 4.0, 4.0)
+    assert TrainConfig(objective="vae", beta=4.0).weights(0) == (1.0, 1.0, 1.0)
+
+
+ROOT = str(Path(__file__).resolve().parents[1])
+
+
+def _cli(args, cwd):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        p for p in (ROOT, os.environ.get("PYTHONPATH")) if p)}
+    return subprocess.Popen([sys.executable, "-m", "pyro_tcvae.cli", *args], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_sigterm_then_resume_equals_an_uninterrupted_run(tmp_path):
+    opts = ["train", "--dataset", "small_sprites", "--arch", "small_mlp", "--z-dim", "3",
+            "--batch-size", "128", "--steps", "400", "--log-every", "10",
+            "--checkpoint-every", "100000", "--no-eval", "--quiet"]
+    env_cwd = tmp_path
+    proc = _cli(opts + ["--out", "a"], env_cwd)
+    log = tmp_path / "a" / "metrics.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and (not log.is_file() or
+                                      len(log.read_text().splitlines()) < 4):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted at step" in out and "--resume" in out
+    stopped_at = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=False)["step"]
+    assert 0 < stopped_at < 400
+    assert not (tmp_path / "a" / "model.pt").exists()
+    resumed = _cli(["train", "--out", "a", "--resume", "--no-eval", "--quiet"], env_cwd)
+    out, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err
+    straight = _cli(opts + ["--out", "b"], env_cwd)
+    out, err = straight.communicate(timeout=300)
+    assert straight.returncode == 0, err
+    a = torch.load(tmp_path / "a" / "model.pt", weights_only=False)["state_dict"]
+    b = torch.load(tmp_path / "b" / "model.pt", weights_only=False)["state_dict"]
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    strip = lambda p: [{k: v for k, v in json.loads(line).items() if k != "time"}
+                       for line in p.read_text().splitlines()]
+    assert strip(tmp_path / "a" / "metrics.jsonl") == strip(tmp_path / "b" / "metrics.jsonl")
+
+
+def test_cli_errors_are_clean(tmp_path, capsys):
+    def run(*argv):
+        code = main(list(argv))
+        captured = capsys.readouterr()
+        assert "Traceback" not in captured.err
+        return code, captured.err
+
+    code, err = run("train", "--objective", "gan", "--out", str(tmp_path / "x"))
+    assert code == 2 and "objective must be one of" in err
+    code, err = run("evaluate", str(tmp_path / "nowhere"))
+    assert code == 2 and "not a run folder" in err
+    code, err = run("train", "--out", str(tmp_path / "y"), "--resume")
+    assert code == 2 and "not a run folder" in err
+    code, err = run("train", "--batch-size", "0", "--out", str(tmp_path / "z"))
+    assert code == 2 and "batch_size must be >= 1" in err
+    small = ["--dataset", "small_sprites", "--arch", "small_mlp", "--z-dim", "2",
+             "--batch-size", "64", "--steps", "3", "--no-eval", "--quiet"]
+    run_dir = str(tmp_path / "run")
+    assert run("train", *small, "--out", run_dir)[0] == 0
+    code, err = run("train", *small, "--out", run_dir)
+    assert code == 2 and "already holds a run" in err and "--resume" in err
+    code, err = run("train", "--out", run_dir, "--resume", "--beta", "2")
+    assert code == 2 and "other settings (beta" in err
+    (tmp_path / "run" / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    (tmp_path / "run" / "model.pt").unlink()
+    code, err = run("train", "--out", run_dir, "--resume")
+    assert code == 2 and "corrupt or unreadable" in err
+    code, err = run("train", "--dataset", "dsprites", "--dsprites-path",
+                    str(tmp_path / "missing.npz"), "--out", str(tmp_path / "d"), "--quiet")
+    assert code == 2 and "dSprites file not found" in err
+
+
+def test_resume_can_extend_a_finished_run(tmp_path):
+    run = tmp_path / "run"
+    train(TrainConfig(steps=20, **SMALL), run, progress=False)
+    more = train(TrainConfig(steps=35, **SMALL), run, resume=True, progress=False)
+    assert more["step"] == 35
+    log = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert log == [10, 20, 30, 35]
