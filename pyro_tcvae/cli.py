@@ -35,7 +35,7 @@ TRAIN_OPTIONS = {
 }
 
 #: The built-in default run: a beta-TCVAE on SmallSprites, a few minutes on 2 cores.
-DEFAULT_RUN = {"dataset": "small_sprites", "steps": 1500, "batch_size": 256, "lr": 1e-3}
+DEFAULT_RUN = {"dataset": "small_sprites", "steps": 1500, "batch_size": 256, "lr": 2e-3, "z_dim": 6}
 
 
 def _add_train_options(p):
