@@ -49,11 +49,14 @@ def _given(args):
 
 
 def _config(given):
-    """The options given on top of the built-in default (whose length is dropped when
-    --steps or --epochs is given)."""
-    base = dict(DEFAULT_RUN)
-    if "steps" in given or "epochs" in given:
-        base.pop("steps")
+    """The options given, on top of the built-in default when the dataset is the
+    default's (its length is dropped when --steps or --epochs is given); other datasets
+    start from :class:`TrainConfig`'s defaults (the paper's: 10 latents, lr 1e-3)."""
+    base = {}
+    if given.get("dataset", DEFAULT_RUN["dataset"]) == DEFAULT_RUN["dataset"]:
+        base = dict(DEFAULT_RUN)
+        if "steps" in given or "epochs" in given:
+            base.pop("steps")
     return TrainConfig(**{**base, **given}).validate()
 
 
