@@ -3,7 +3,7 @@
 import time
 from pathlib import Path
 
-from .metrics import elbo_decomposition, mig, mig_histogram
+from .metrics import elbo_decomposition, encode_dataset, mig, mig_histogram
 from .runs import write_json
 from .train import load_model, make_dataset
 
@@ -19,11 +19,16 @@ def evaluate(run_dir, num_samples=10_000, max_components=200_000, seed=0, data=N
     vae, config = load_model(run_dir)
     data = make_dataset(config, progress) if data is None else data
     t0 = time.perf_counter()
-    paper = mig(model=vae, data=data, num_samples=num_samples, max_components=max_components,
-                seed=seed, progress=progress)
-    hist = mig_histogram(model=vae, data=data, seed=seed, progress=progress)
+    post = encode_dataset(vae, data, progress=progress)  # once, for all three
+    names, exclude = data.factor_names, getattr(data, "mig_exclude", ())
+    paper = mig(post, data.factors, factor_names=names, exclude=exclude,
+                num_samples=num_samples, max_components=max_components, seed=seed,
+                progress=progress)
+    hist = mig_histogram(posterior=post, factors=data.factors, factor_names=names,
+                         exclude=exclude, seed=seed)
     terms = elbo_decomposition(vae, data, num_samples=num_samples,
-                               max_components=max_components, seed=seed, progress=progress)
+                               max_components=max_components, seed=seed, progress=progress,
+                               posterior=post)
     result = {
         "mig": paper.as_dict(),
         "mig_histogram": hist.as_dict(),

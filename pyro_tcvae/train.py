@@ -92,6 +92,15 @@ class _Interrupts:
             signal.signal(sig, old)
 
 
+def _tensorboard(run_dir, step):
+    """A TensorBoard writer when the tensorboard package is installed, else None."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(str(Path(run_dir) / "tensorboard"), purge_step=step or None)
+
+
 def train(config, run_dir, resume=False, progress=True, data=None, echo=print):
     """Train a VAE as ``config`` says, in the folder ``run_dir``.
 
@@ -157,6 +166,7 @@ def train(config, run_dir, resume=False, progress=True, data=None, echo=print):
         })
 
     last = None
+    board = _tensorboard(run_dir, step)
     bar = tqdm(total=steps, initial=min(step, steps), desc="training", disable=not progress,
                unit="step", dynamic_ncols=True)
     interrupted = None
@@ -179,6 +189,9 @@ def train(config, run_dir, resume=False, progress=True, data=None, echo=print):
                             "beta": config.weights(step - 1)[1],
                             **{k: acc[k] / acc["n"] for k in ("loss", *TERMS)}}
                     log.append(last)
+                    if board is not None:
+                        for k in ("loss", "beta", *TERMS):
+                            board.add_scalar(k, last[k], step)
                     acc = {"n": 0, "loss": 0.0, **{k: 0.0 for k in TERMS}}
                     bar.set_postfix(loss=f"{last['loss']:.2f}", mi=f"{last['mi']:.2f}",
                                     tc=f"{last['tc']:.3f}")
@@ -192,6 +205,8 @@ def train(config, run_dir, resume=False, progress=True, data=None, echo=print):
                     break
         interrupted = stop.signal
     bar.close()
+    if board is not None:
+        board.close()
     if interrupted is None:
         vae.save(run_dir / "model.pt")
     else:

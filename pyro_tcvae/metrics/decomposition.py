@@ -96,7 +96,7 @@ def decomposition_terms(posterior, prior, num_samples=None, max_components=200_0
 
 
 def elbo_decomposition(model, data, num_samples=10_000, max_components=200_000, seed=0,
-                       batch_size=1024, progress=True):
+                       batch_size=1024, progress=True, posterior=None):
     """The full-dataset ELBO and its decomposition for a VAE.
 
     Encodes every item (the aggregate posterior needs them all), then estimates the
@@ -108,6 +108,8 @@ def elbo_decomposition(model, data, num_samples=10_000, max_components=200_000, 
     model : the :class:`~pyro_tcvae.models.VAE` (``encode``, ``decoder``, ``prior``,
         ``likelihood``, ``x_shape``)
     data : GroundTruthData (any dataset with ``images(indices)``)
+    posterior : Distribution [N, D], optional
+        Every item's posterior, when already encoded (see :func:`encode_dataset`).
 
     Returns
     -------
@@ -116,7 +118,8 @@ def elbo_decomposition(model, data, num_samples=10_000, max_components=200_000, 
         ``stderr`` (a dict of their standard errors), ``num_samples``,
         ``num_components``, ``exact``.
     """
-    post = encode_dataset(model, data, batch_size=batch_size, progress=progress)
+    post = posterior if posterior is not None else encode_dataset(
+        model, data, batch_size=batch_size, progress=progress)
     terms, err, per = decomposition_terms(post, lambda z: model.prior.distribution(z),
                                           num_samples, max_components, seed)
     z, items, ll = per["z"], per["items"], []
