@@ -157,7 +157,7 @@ def small_file(dsprites, tmp_path):
     return write_npz(tmp_path / FILENAME, dsprites, idx), idx
 
 
-def test_npz_round_trip(small_file, dsprites, tmp_path, monkeypatch):
+def test_npz_round_trip(small_file, dsprites, tmp_path, monkeypatch, cache):
     path, idx = small_file
     monkeypatch.setenv("PYRO_TCVAE_CACHE", str(tmp_path / "empty_cache"))
     d = DSprites(path=path, progress=False)
@@ -167,10 +167,12 @@ def test_npz_round_trip(small_file, dsprites, tmp_path, monkeypatch):
     # found through the environment variable and in the cache folder too
     monkeypatch.setenv("PYRO_TCVAE_DSPRITES", str(path))
     assert DSprites(progress=False).source == "file"
+    monkeypatch.setenv("PYRO_TCVAE_CACHE", str(cache[0]))  # the file wins over a cached render
+    assert DSprites(progress=False).source == "file"
+    assert DSprites(source="render", progress=False).source == "render"
     monkeypatch.delenv("PYRO_TCVAE_DSPRITES")
     monkeypatch.setenv("PYRO_TCVAE_CACHE", str(tmp_path))
     assert DSprites(progress=False).source == "file"
-    assert DSprites(source="render", progress=False).source == "render"
 
 
 @pytest.mark.parametrize("breakage,message", [

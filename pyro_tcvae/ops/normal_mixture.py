@@ -149,7 +149,7 @@ class _NormalLogMixture(torch.autograd.Function):
         return g_z, g_loc, g_scale, None, None, None
 
 
-def _forward_only(z, loc, scale, log_w_diag, log_w_off, chunks=(32, 4096), joint=True):
+def _forward_only(z, loc, scale, log_w_diag, log_w_off, chunks=None, joint=True):
     """The same values as :class:`_NormalLogMixture`, without autograd, chunked over
     samples and components (for large N, e.g. full-dataset metrics).
 
@@ -164,6 +164,8 @@ def _forward_only(z, loc, scale, log_w_diag, log_w_off, chunks=(32, 4096), joint
     inv_h = invT * math.sqrt(0.5)
     neg_ls = -lsT
     diag = log_w_diag is not None
+    if chunks is None:  # blocks of about 32 x 4096 x 10 numbers, whatever R * D is
+        chunks = (32, max(1024, 40960 // RD))
     cs, cm = max(1, chunks[0]), max(1, chunks[1])
     msum = z.new_zeros(RD, S)
     jmax = z.new_full((R, S), -math.inf)
