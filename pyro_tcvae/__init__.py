@@ -1,6 +1,14 @@
-"""pyro-tcvae: beta-TCVAE (Chen et al., NeurIPS 2018) for Pyro."""
+"""pyro-tcvae: beta-TCVAE (Chen et al., NeurIPS 2018) for Pyro.
+
+The objective (:class:`TraceTC_ELBO`), a ready VAE (:class:`VAE`), the metrics
+(:func:`mig`, :func:`mig_histogram`, :func:`elbo_decomposition`) and datasets
+(:mod:`pyro_tcvae.data`); training runs in :mod:`pyro_tcvae.train` and the
+``pyro-tcvae`` command.
+"""
 
 from .infer import TraceMeanFieldTC_ELBO, TraceTC_ELBO
+from .metrics import elbo_decomposition, mig, mig_histogram
+from .models import VAE
 from .ops import importance_weight_matrix, log_importance_weights
 
 __version__ = "0.1.0"
@@ -8,6 +16,10 @@ __version__ = "0.1.0"
 __all__ = [
     "TraceTC_ELBO",
     "TraceMeanFieldTC_ELBO",
+    "VAE",
+    "elbo_decomposition",
     "importance_weight_matrix",
     "log_importance_weights",
+    "mig",
+    "mig_histogram",
 ]
