@@ -9,47 +9,23 @@ with a markedly lower total correlation.
 """
 
 import pyro
-import pyro.distributions as dist
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
 from pyro.infer import SVI
 from tqdm.auto import tqdm
 
 from .data import nonlinear_factors
 from .infer import TraceTC_ELBO
-
-
-class SmallVAE(nn.Module):
-    """A small MLP VAE as Pyro model and guide; Normal latents, Normal likelihood."""
-
-    def __init__(self, x_dim, z_dim=3, hidden=64, dataset_size=None):
-        super().__init__()
-        self.z_dim, self.dataset_size = z_dim, dataset_size
-        self.enc = nn.Sequential(nn.Linear(x_dim, hidden), nn.ReLU(), nn.Linear(hidden, 2 * z_dim))
-        self.dec = nn.Sequential(nn.Linear(z_dim, hidden), nn.ReLU(), nn.Linear(hidden, x_dim))
-        self.log_sigma = nn.Parameter(torch.tensor(-1.0))
-
-    def model(self, x, idx):
-        pyro.module("vae", self)
-        with pyro.plate("data", size=self.dataset_size, subsample=idx):
-            z = pyro.sample("z", dist.Normal(x.new_zeros(self.z_dim), 1.0).to_event(1))
-            pyro.sample("x", dist.Normal(self.dec(z), self.log_sigma.exp()).to_event(1), obs=x)
-
-    def guide(self, x, idx):
-        pyro.module("vae", self)
-        with pyro.plate("data", size=self.dataset_size, subsample=idx):
-            h = self.enc(x)
-            loc, scale = h[:, : self.z_dim], F.softplus(h[:, self.z_dim:]) + 1e-3
-            pyro.sample("z", dist.Normal(loc, scale).to_event(1))
+from .models import VAE
 
 
 def train_and_decompose(beta, x, steps=2000, batch_size=256, lr=2e-3, seed=0, progress=True):
-    """Train a :class:`SmallVAE` with ``TraceTC_ELBO(beta=beta)``; return full-data terms."""
+    """Train a small :class:`~pyro_tcvae.models.VAE` (3 latents, Gaussian likelihood) with
+    ``TraceTC_ELBO(beta=beta)``; return the full-data terms."""
     pyro.clear_param_store()
     pyro.set_rng_seed(seed)
     N = x.shape[0]
-    vae = SmallVAE(x.shape[1], dataset_size=N)
+    vae = VAE(x_shape=(x.shape[1],), z_dim=3, arch="small_mlp", likelihood="gaussian",
+              dataset_size=N)
     elbo = TraceTC_ELBO(beta=beta)
     svi = SVI(vae.model, vae.guide, pyro.optim.Adam({"lr": lr}), loss=elbo)
     g = torch.Generator().manual_seed(seed)

@@ -46,10 +46,6 @@ def _base_distribution(fn):
             return fn
 
 
-def _vectorized_frames(site):
-    return [f for f in site["cond_indep_stack"] if f.vectorized and f.name != PARTICLE_PLATE]
-
-
 def is_subsampled(frame):
     """True when the plate's batch is a subsample of a larger dataset."""
     return frame.full_size is not None and frame.full_size != frame.size
