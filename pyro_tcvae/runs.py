@@ -17,6 +17,7 @@ import torch
 CHECKPOINT_FORMAT = "pyro_tcvae.checkpoint/1"
 OBJECTIVES = ("tcvae", "beta-vae", "vae")
 DATASETS = ("small_sprites", "dsprites", "nonlinear")
+PRECISIONS = ("fp32", "bf16")
 
 
 class RunError(ValueError):
@@ -30,7 +31,11 @@ class TrainConfig:
     ``arch`` and ``likelihood`` default to the dataset's natural choice: the paper's
     MLP and a Bernoulli likelihood for sprites, a small MLP and a Gaussian for vectors.
     ``steps`` wins over ``epochs``. During ``warmup`` steps the weight ``beta`` rises
-    linearly from ``beta_start``.
+    linearly from ``beta_start``.  ``precision="bf16"`` runs the networks under bfloat16
+    autocast; ``fused`` uses torch's fused Adam (see :mod:`pyro_tcvae.optim`).
+    ``mig_every`` > 0: every that many minutes of training time, the MIG (paper
+    estimator) of a fixed random subset of ``mig_items`` items goes to ``mig.jsonl``;
+    the evaluation's own time is not counted as training time.
     """
 
     dataset: str = "small_sprites"
@@ -52,6 +57,10 @@ class TrainConfig:
     beta_start: float = 1.0
     log_every: int = 50
     checkpoint_every: int = 500
+    precision: str = "fp32"
+    fused: bool = True
+    mig_every: float = 0.0
+    mig_items: int = 50_000
 
     def validate(self):
         if self.objective not in OBJECTIVES:
@@ -67,8 +76,14 @@ class TrainConfig:
             raise RunError(f"epochs must be > 0, got {self.epochs}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise RunError(f"lr must be a positive number, got {self.lr}")
+        if not self.mig_every >= 0:
+            raise RunError(f"mig_every must be >= 0 minutes, got {self.mig_every}")
+        if self.mig_items < 2:
+            raise RunError(f"mig_items must be >= 2, got {self.mig_items}")
         if self.warmup < 0:
             raise RunError(f"warmup must be >= 0, got {self.warmup}")
+        if self.precision not in PRECISIONS:
+            raise RunError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.estimator == "mss" and self.batch_size < 2:
             raise RunError("the 'mss' estimator needs batch_size >= 2")
         return self
@@ -142,10 +157,11 @@ def load_checkpoint(run_dir, config=None):
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise RunError(f"{path} is not a pyro-tcvae checkpoint")
     if config is not None:
-        saved = state["config"]
+        saved = {**TrainConfig().to_dict(), **state["config"]}  # older runs lack new keys
         now = config.to_dict()
-        # the length of the run may change on resume; everything else must match
-        differ = sorted(k for k in now if k not in ("steps", "epochs") and now[k] != saved.get(k))
+        # the length of the run and the MIG monitor may change on resume; the rest must match
+        differ = sorted(k for k in now if k not in ("steps", "epochs", "mig_every")
+                        and now[k] != saved[k])
         if differ:
             pairs = ", ".join(f"{k}: checkpoint {saved.get(k)!r} vs now {now[k]!r}" for k in differ)
             raise RunError(f"the checkpoint in {run_dir} was made with other settings ({pairs}); "
@@ -154,10 +170,13 @@ def load_checkpoint(run_dir, config=None):
 
 
 class MetricsLog:
-    """``metrics.jsonl``: one line per logging interval (step, time, loss, terms)."""
+    """``metrics.jsonl``: one line per logging interval (step, time, loss, terms).
 
-    def __init__(self, run_dir):
-        self.path = Path(run_dir) / "metrics.jsonl"
+    ``name="mig.jsonl"``: the MIG monitor's log, same format (one record per line with
+    a ``step``)."""
+
+    def __init__(self, run_dir, name="metrics.jsonl"):
+        self.path = Path(run_dir) / name
 
     def truncate(self, last_step):
         """Drop lines written after ``last_step`` (by a run killed after its checkpoint)."""

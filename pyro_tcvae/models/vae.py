@@ -24,6 +24,13 @@ from .nets import build_nets
 from .priors import make_prior
 
 FORMAT = "pyro_tcvae.VAE/1"
+PRECISIONS = ("fp32", "bf16")
+
+
+def check_precision(precision):
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    return precision
 
 
 class VAE(nn.Module):
@@ -53,12 +60,18 @@ class VAE(nn.Module):
         N, the size of the dataset the batches come from.
     name : str
         Name under which the parameters enter Pyro's param store.
+    precision : {"fp32", "bf16"}
+        "bf16" runs the encoder and decoder under ``torch.autocast`` in bfloat16 (on
+        CPU and GPU); their outputs are cast back to float32, so the posterior, the
+        likelihood and the TC estimate are computed in float32.  Parameters and
+        optimizer state stay float32 (mixed precision).
     """
 
     def __init__(self, x_shape=(64, 64), z_dim=10, arch="mlp", encoder=None, decoder=None,
                  latent="normal", prior="normal", likelihood="bernoulli", dataset_size=None,
-                 name="vae"):
+                 name="vae", precision="fp32"):
         super().__init__()
+        self.precision = check_precision(precision)
         self.x_shape = tuple(int(s) for s in x_shape)
         self.z_dim = int(z_dim)
         self.latent = make_latent(latent)
@@ -100,7 +113,8 @@ class VAE(nn.Module):
         self._check_x(x)
         with self._plate(x, idx):
             z = pyro.sample("z", self.prior.distribution(x))
-            pyro.sample("x", self.likelihood.distribution(self.decoder(z), self.x_shape), obs=x)
+            raw = self._run(self.decoder, z)
+            pyro.sample("x", self.likelihood.distribution(raw, self.x_shape), obs=x)
 
     def guide(self, x, idx=None):
         """q(z | x), amortized by the encoder, inside the same plate."""
@@ -111,7 +125,15 @@ class VAE(nn.Module):
     # ------------------------------------------------------------------ helpers
     def encode(self, x):
         """The posterior q(z | x) with batch shape [B, D] (factorized per dimension)."""
-        return self.latent(self.encoder(x), self.z_dim)
+        return self.latent(self._run(self.encoder, x), self.z_dim)
+
+    def _run(self, net, inp):
+        """net(inp), under bf16 autocast when ``precision="bf16"``; float32 out."""
+        if self.precision == "fp32":
+            return net(inp)
+        with torch.autocast(inp.device.type, dtype=torch.bfloat16):
+            out = net(inp)
+        return out.float()
 
     def posterior_location(self, posterior):
         """A point summary of a posterior [B, D]: its loc, or probs for relaxed ones."""
@@ -122,7 +144,7 @@ class VAE(nn.Module):
 
     def decode(self, z):
         """The likelihood's mean at z [B, D] (pixel probabilities for Bernoulli)."""
-        return self.likelihood.mean(self.decoder(z), self.x_shape)
+        return self.likelihood.mean(self._run(self.decoder, z), self.x_shape)
 
     def reconstruct(self, x, sample=False):
         """Decode the posterior location (or a sample) of x: [B, *x_shape]."""
@@ -146,7 +168,8 @@ class VAE(nn.Module):
         if self.arch is None or any(v is None for v in parts.values()):
             return None
         return {"x_shape": list(self.x_shape), "z_dim": self.z_dim, "arch": self.arch,
-                "dataset_size": self.dataset_size, "name": self.name, **parts}
+                "dataset_size": self.dataset_size, "name": self.name,
+                "precision": self.precision, **parts}
 
     def save(self, path):
         """Write the model (config + weights) to ``path`` atomically.

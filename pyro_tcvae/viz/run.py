@@ -41,8 +41,53 @@ def plot_run(run_dir, data=None, progress=True):
     if records:
         plot_training_curves(records, path=out / "training_curves.png")
         written.append(out / "training_curves.png")
+    migs = MetricsLog(run_dir, "mig.jsonl").read()
+    if migs:
+        plot_mig_over_time(migs, path=out / "mig_over_time.png")
+        written.append(out / "mig_over_time.png")
     plt.close("all")
     return written
+
+
+def plot_mig_over_time(records, path=None, target=None, title=None):
+    """MIG (+- standard error) against training time, from ``mig.jsonl`` records, with
+    the per-factor gaps as thin lines and the epoch on a top axis.
+
+    records : list of dict with ``time`` (s), ``epoch``, ``mig``, ``stderr``, ``gaps``.
+    target : float, optional, a horizontal reference line (e.g. 0.3).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    t = np.array([r["time"] for r in records]) / 60.0
+    m = np.array([r["mig"] for r in records])
+    se = np.array([r["stderr"] for r in records])
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for name in records[0]["gaps"]:
+        g = [r["gaps"][name] for r in records]
+        ax.plot(t, g, lw=0.9, alpha=0.6, label=f"gap {name}")
+    ax.errorbar(t, m, yerr=se, color="k", marker="o", ms=3, lw=1.8, capsize=2, label="MIG")
+    if target is not None:
+        ax.axhline(target, color="grey", ls="--", lw=0.8)
+    ax.set_xlabel("training time (minutes)")
+    ax.set_ylabel("MIG / per-factor gap")
+    ax.set_ylim(bottom=0)
+    epochs = np.array([r["epoch"] for r in records])
+    if len(t) > 1 and t[-1] > t[0]:
+        top = ax.secondary_xaxis("top", functions=(
+            lambda x: np.interp(x, t, epochs, left=np.nan, right=np.nan),
+            lambda e: np.interp(e, epochs, t, left=np.nan, right=np.nan)))
+        top.set_xlabel("epoch")
+    if title:
+        ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=100)
+    return fig
 
 
 def plot_sweep(rows, out_dir):

@@ -1,0 +1,191 @@
+"""Training throughput: pyro-tcvae's training path against a lean PyTorch loop.
+
+    python benchmarks/bench_train.py                  # batch 256 and 2048, fp32 and bf16
+    python benchmarks/bench_train.py --batch 2048 --steps 12
+
+Both sides train the paper's dSprites model (MLP 4096-1200-1200-20 / 10-1200-1200-1200-4096,
+Bernoulli likelihood, beta-TCVAE beta=6 with the MSS estimator, Adam lr 1e-3) on the
+rendered dSprites:
+
+(a) lean: a hand-written PyTorch step, no Pyro: the same ``nn.Module`` networks, images
+    gathered from a uint8 tensor held in memory, ``binary_cross_entropy_with_logits``, the
+    Gaussian log-densities written out, log q(z) by :func:`pyro_tcvae.ops.normal_log_mixture`
+    (the fastest kernel we have, so the comparison measures everything *around* it),
+    ``torch.optim.Adam(fused=True)`` and ``zero_grad(set_to_none=True)``.
+(b) library: what ``pyro-tcvae train`` runs: :class:`~pyro_tcvae.data.Batches` over
+    :class:`~pyro_tcvae.data.DSprites` (packed bits), :class:`~pyro_tcvae.models.VAE`,
+    ``pyro.infer.SVI`` with :class:`~pyro_tcvae.TraceTC_ELBO` and the library's Adam.
+
+The configurations run round-robin, one timed step each per round, after warm-up
+steps; the table gives the median seconds per step, images/s and (b)/(a).  A last
+section trains both precisions of (b) for ``--elbo-steps`` from the same seed and prints
+the mean ELBO of the last steps, to compare bf16 and fp32 on the same batches.
+"""
+
+import argparse
+import math
+import statistics
+import time
+
+import pyro
+import torch
+import torch.nn.functional as F
+
+from pyro_tcvae.data import Batches, DSprites
+from pyro_tcvae.models.nets import build_nets
+from pyro_tcvae.ops import log_importance_weights, normal_log_mixture
+from pyro_tcvae.runs import TrainConfig
+from pyro_tcvae.train import make_model, make_svi
+
+HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+Z_DIM, BETA, LR = 10, 6.0, 1e-3
+
+
+class Lean:
+    """(a): a plain PyTorch beta-TCVAE step on the paper's MLP."""
+
+    def __init__(self, pool, N, B, precision, seed=0):
+        torch.manual_seed(seed)
+        self.enc, self.dec = build_nets("mlp", (64, 64), Z_DIM, 2)
+        params = [*self.enc.parameters(), *self.dec.parameters()]
+        self.opt = torch.optim.Adam(params, lr=LR, fused=True)
+        self.pool, self.N, self.B = pool, N, B
+        self.bf16 = precision == "bf16"
+        self.log_w = log_importance_weights("mss", B, N)
+        self.gen = torch.Generator().manual_seed(seed)
+
+    def _net(self, net, x):
+        if not self.bf16:
+            return net(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return net(x).float()
+
+    def step(self):
+        B, D = self.B, Z_DIM
+        idx = torch.randint(len(self.pool), (B,), generator=self.gen)
+        x = self.pool[idx].float()                               # [B, 4096]
+        h = self._net(self.enc, x)
+        loc, scale = h[:, :D], F.softplus(h[:, D:]) + 1e-4
+        eps = torch.randn_like(loc)
+        z = loc + scale * eps                                    # [B, D]
+        logits = self._net(self.dec, z)
+        ll = -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(1)
+        log_pz = (-0.5 * z.pow(2) - HALF_LOG_2PI).sum(1)
+        log_qzx = (-0.5 * eps.pow(2) - scale.log() - HALF_LOG_2PI).sum(1)
+        log_qz, log_qz_d = normal_log_mixture(z[None], loc[None], scale[None], *self.log_w)
+        log_qz, log_prod = log_qz[0], log_qz_d[0].sum(-1)
+        mi, tc, dwkl = log_qzx - log_qz, log_qz - log_prod, log_prod - log_pz
+        loss = -(ll - mi - BETA * tc - dwkl).mean()
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        return float(loss.detach())
+
+
+class Library:
+    """(b): the training path of ``pyro-tcvae train`` (one SVI step per call)."""
+
+    def __init__(self, data, B, precision, seed=0, fused=True):
+        self.config = TrainConfig(dataset="dsprites", beta=BETA, batch_size=B, lr=LR,
+                                  z_dim=Z_DIM, precision=precision, seed=seed, fused=fused)
+        pyro.clear_param_store()
+        pyro.set_rng_seed(seed)
+        self.vae = make_model(self.config, data.image_shape, len(data))
+        self.svi, self.elbo = make_svi(self.config, self.vae)
+        if not fused:  # what a Pyro user writes by default
+            self.svi.optim = pyro.optim.Adam({"lr": LR})
+        self.loader = Batches(data, B, shuffle=True, seed=seed)
+        self.N = len(data)
+        self._batches = iter(())
+        self.epoch = 0
+
+    def step(self):
+        try:
+            x, idx = next(self._batches)
+        except StopIteration:
+            self._batches = iter(self.loader.epoch_batches(self.epoch))
+            self.epoch += 1
+            x, idx = next(self._batches)
+        return self.svi.step(x, idx) / self.N
+
+
+def time_round_robin(runners, steps, warmup):
+    """Median seconds per step of each runner, steps interleaved round-robin."""
+    for r in runners.values():
+        for _ in range(warmup):
+            r.step()
+    times = {k: [] for k in runners}
+    for _ in range(steps):
+        for k, r in runners.items():
+            t = time.perf_counter()
+            r.step()
+            times[k].append(time.perf_counter() - t)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--batch", type=int, nargs="+", default=[256, 2048])
+    p.add_argument("--precision", nargs="+", default=["fp32", "bf16"])
+    p.add_argument("--steps", type=int, default=None, help="timed steps per configuration "
+                                                           "(default 40 at 256, 10 at 2048)")
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--pool", type=int, default=32768, help="images held in memory for (a)")
+    p.add_argument("--elbo-steps", type=int, default=0,
+                   help="also train (b) this many steps in fp32 and bf16 and compare ELBOs")
+    p.add_argument("--elbo-batch", type=int, default=256)
+    p.add_argument("--elbo-seeds", type=int, default=2)
+    args = p.parse_args(argv)
+
+    torch.manual_seed(0)
+    data = DSprites()
+    pick = torch.randperm(len(data))[:args.pool].numpy()
+    pool = data.images(torch.from_numpy(pick), dtype=torch.uint8).reshape(len(pick), -1)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"N = {len(data):,}, pool for (a) {len(pool):,} images")
+    print(f"{'batch':>6} {'precision':>9} {'(a) lean s/step':>16} {'(a) img/s':>10} "
+          f"{'(b) library s/step':>19} {'(b) img/s':>10} {'(b)/(a)':>8}")
+    rows = {}
+    for B in args.batch:
+        runners = {}
+        for prec in args.precision:
+            runners[("a", prec)] = Lean(pool, len(data), B, prec)
+            runners[("b", prec)] = Library(data, B, prec)
+        if "fp32" in args.precision:
+            runners[("b", "fp32 pyro.optim.Adam")] = Library(data, B, "fp32", fused=False)
+        steps = args.steps or (40 if B <= 512 else 10)
+        med = time_round_robin(runners, steps, args.warmup)
+        for prec in args.precision:
+            a, b = med[("a", prec)], med[("b", prec)]
+            rows[(B, prec)] = (a, b)
+            print(f"{B:>6} {prec:>9} {a:>16.4f} {B / a:>10.0f} {b:>19.4f} {B / b:>10.0f} "
+                  f"{a / b:>8.3f}", flush=True)
+        if "fp32" in args.precision:
+            a, b = med[("a", "fp32")], med[("b", "fp32 pyro.optim.Adam")]
+            print(f"{B:>6} {'fp32':>9} {'':>16} {'':>10} {b:>19.4f} {B / b:>10.0f} "
+                  f"{a / b:>8.3f}  <- (b) with pyro.optim.Adam instead of the fused one",
+                  flush=True)
+    if "fp32" in args.precision and "bf16" in args.precision:
+        for B in args.batch:
+            fa, fb = rows[(B, "fp32")]
+            ba, bb = rows[(B, "bf16")]
+            print(f"bf16 / fp32 speed-up at batch {B}: (a) {fa / ba:.2f}x, (b) {fb / bb:.2f}x")
+    if args.elbo_steps:
+        print(f"\nELBO after {args.elbo_steps} steps of (b), batch {args.elbo_batch}, same "
+              f"seed and batches (mean over the last 20% of steps, nats per image):")
+        for seed in range(args.elbo_seeds):
+            for prec in ("fp32", "bf16"):
+                lib = Library(data, args.elbo_batch, prec, seed=seed)
+                t = time.perf_counter()
+                elbos = []
+                for _ in range(args.elbo_steps):
+                    lib.step()
+                    elbos.append(lib.elbo.last_terms["elbo"])
+                tail = elbos[-max(2, args.elbo_steps // 5):]
+                se = statistics.stdev(tail) / math.sqrt(len(tail))
+                print(f"  seed {seed} {prec}: ELBO {statistics.mean(tail):9.2f} +- {se:.2f} "
+                      f"(SE over steps), {time.perf_counter() - t:6.1f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()

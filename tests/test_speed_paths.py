@@ -1,0 +1,133 @@
+"""The fast training paths: fused Adam through Pyro's wrapper, bf16 autocast, the MIG
+monitor, and resuming runs written before these options existed."""
+
+import json
+
+import pyro
+import pytest
+import torch
+from pyro.infer import SVI
+
+from pyro_tcvae import TraceTC_ELBO
+from pyro_tcvae.data import Batches, NonlinearFactors
+from pyro_tcvae.models import VAE
+from pyro_tcvae.optim import Adam, ReleasingOptim, fused_supported
+from pyro_tcvae.runs import RunError, TrainConfig
+from pyro_tcvae.train import train
+from pyro_tcvae.viz import plot_mig_over_time
+
+SMALL = dict(dataset="small_sprites", arch="small_mlp", z_dim=3, batch_size=64, log_every=10,
+             checkpoint_every=15)
+
+
+def _svi_losses(optim, precision="fp32", steps=60, seed=0, arch="small_mlp"):
+    """Train a VAE on NonlinearFactors; (per-datapoint losses, the VAE)."""
+    data = NonlinearFactors()
+    pyro.clear_param_store()
+    pyro.set_rng_seed(seed)
+    vae = VAE(x_shape=data.image_shape, z_dim=4, arch=arch, likelihood="gaussian",
+              dataset_size=len(data), precision=precision)
+    svi = SVI(vae.model, vae.guide, optim, loss=TraceTC_ELBO(beta=4.0))
+    losses = []
+    batches = Batches(data, 128, shuffle=True, seed=seed)
+    epoch = 0
+    while len(losses) < steps:
+        for x, idx in batches.epoch_batches(epoch):
+            losses.append(svi.step(x, idx) / len(data))
+            if len(losses) == steps:
+                break
+        epoch += 1
+    return torch.tensor(losses), vae
+
+
+@pytest.mark.skipif(not fused_supported("cpu"), reason="torch has no fused Adam on CPU")
+def test_fused_adam_gives_the_parameters_of_plain_adam():
+    _, fused = _svi_losses(Adam(lr=1e-3, fused=True), steps=8)
+    _, plain = _svi_losses(pyro.optim.Adam({"lr": 1e-3}), steps=8)
+    a, b = fused.state_dict(), plain.state_dict()
+    moved = 0.0
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5)
+        moved = max(moved, float((a[k] - VAE_INIT[k]).abs().max()))
+    assert moved > 5e-3  # the parameters did move: 8 steps of lr 1e-3
+
+
+def _init_state():
+    pyro.set_rng_seed(0)
+    data = NonlinearFactors()
+    return VAE(x_shape=data.image_shape, z_dim=4, arch="small_mlp", likelihood="gaussian",
+               dataset_size=len(data)).state_dict()
+
+
+VAE_INIT = _init_state()
+
+
+def test_releasing_optim_leaves_no_gradients_and_keeps_adam_state():
+    optim = Adam(lr=1e-3, fused=False)
+    assert isinstance(optim, ReleasingOptim)
+    losses, vae = _svi_losses(optim, steps=3)
+    assert all(p.grad is None for p in vae.parameters())
+    state = optim.get_state()
+    assert len(state) == len(list(vae.parameters()))
+    assert all(int(s["state"][0]["step"]) == 3 for s in state.values())
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_both_precisions_train(precision):
+    losses, vae = _svi_losses(Adam(lr=3e-3), precision=precision, steps=120)
+    assert torch.isfinite(losses).all()
+    assert losses[-15:].mean() < losses[:15].mean() - 2.0, (losses[:15].mean(), losses[-15:].mean())
+    # the posterior and the likelihood are built in float32 even under bf16
+    x = NonlinearFactors().images(torch.arange(8))
+    q = vae.encode(x)
+    assert q.loc.dtype == torch.float32 and vae.decode(q.loc).dtype == torch.float32
+
+
+def test_bf16_and_fp32_reach_the_same_loss():
+    fp32, _ = _svi_losses(Adam(lr=3e-3), precision="fp32", steps=150, arch="mlp")
+    bf16, _ = _svi_losses(Adam(lr=3e-3), precision="bf16", steps=150, arch="mlp")
+    # same seed and batches: the curves agree within a few percent of the drop
+    drop = float(fp32[:10].mean() - fp32[-30:].mean())
+    assert drop > 5.0
+    assert abs(float(fp32[-30:].mean() - bf16[-30:].mean())) < 0.1 * drop
+
+
+def test_precision_is_validated_and_saved(tmp_path):
+    with pytest.raises(ValueError, match="precision must be one of"):
+        VAE(x_shape=(12,), z_dim=2, arch="small_mlp", precision="fp16")
+    with pytest.raises(RunError, match="precision must be one of"):
+        TrainConfig(precision="half").validate()
+    vae = VAE(x_shape=(12,), z_dim=2, arch="small_mlp", likelihood="gaussian", precision="bf16")
+    assert VAE.load(vae.save(tmp_path / "m.pt")).precision == "bf16"
+
+
+def test_mig_monitor_logs_fixed_subset_at_training_time_intervals(tmp_path):
+    run = tmp_path / "run"
+    cfg = TrainConfig(steps=60, mig_every=0.002, mig_items=500, **SMALL)  # every 0.12 s
+    train(cfg, run, progress=False, echo=lambda *a: None)
+    recs = [json.loads(line) for line in (run / "mig.jsonl").read_text().splitlines()]
+    assert len(recs) >= 2
+    times = [r["time"] for r in recs]
+    assert all(b > a for a, b in zip(times, times[1:]))
+    assert all(r["time"] >= 0.12 * (i + 1) - 1e-9 for i, r in enumerate(recs))
+    assert all(0.0 <= r["mig"] <= 1.0 and r["stderr"] >= 0 for r in recs)
+    assert set(recs[0]["gaps"]) == {"shape", "scale", "orientation", "posX", "posY"}
+    # training time excludes the evaluations
+    metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert metrics[-1]["time"] >= recs[-1]["time"]
+    plot_mig_over_time(recs, path=tmp_path / "mig.png", target=0.3)
+    assert (tmp_path / "mig.png").stat().st_size > 1000
+
+
+def test_runs_written_before_the_new_options_resume(tmp_path):
+    run = tmp_path / "run"
+    train(TrainConfig(steps=20, **SMALL), run, progress=False)
+    # drop the keys added later (precision, fused, mig_*) from the saved config and state
+    new = ("precision", "fused", "mig_every", "mig_items")
+    cfg = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({k: v for k, v in cfg.items() if k not in new}))
+    state = torch.load(run / "checkpoint.pt", weights_only=False)
+    state["config"] = {k: v for k, v in state["config"].items() if k not in new}
+    torch.save(state, run / "checkpoint.pt")
+    more = train(TrainConfig(steps=30, **SMALL), run, resume=True, progress=False)
+    assert more["step"] == 30
