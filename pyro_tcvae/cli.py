@@ -36,6 +36,7 @@ TRAIN_OPTIONS = {
                                         "fixed subset, written to mig.jsonl (default 0: off)"),
     "--mig-items": ("mig_items", int, "items in the MIG monitor's fixed subset (default "
                                       "50000)"),
+    "--device": ("device", str, "cpu (default), cuda, cuda:N or auto"),
     "--precision": ("precision", str, "fp32 (default) or bf16: the networks under bfloat16 "
                                       "autocast, about 1.5x faster on CPUs with bf16 support"),
 }

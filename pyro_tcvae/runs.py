@@ -61,6 +61,7 @@ class TrainConfig:
     fused: bool = True
     mig_every: float = 0.0
     mig_items: int = 50_000
+    device: str = "cpu"
 
     def validate(self):
         if self.objective not in OBJECTIVES:
@@ -76,6 +77,7 @@ class TrainConfig:
             raise RunError(f"epochs must be > 0, got {self.epochs}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise RunError(f"lr must be a positive number, got {self.lr}")
+        check_device(self.device)
         if not self.mig_every >= 0:
             raise RunError(f"mig_every must be >= 0 minutes, got {self.mig_every}")
         if self.mig_items < 2:
@@ -109,6 +111,22 @@ class TrainConfig:
         if unknown:
             raise RunError(f"unknown configuration keys {sorted(unknown)}")
         return cls(**d).validate()
+
+
+def check_device(device):
+    """A torch device from a name ("cpu", "cuda", "cuda:1", "auto"), or a RunError."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise RunError(f"device {device!r} is not a torch device ({e}); use cpu, cuda or "
+                       f"auto") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RunError(f"device {device!r} asked for, but torch sees no CUDA GPU here "
+                       f"(torch {torch.__version__}); use --device cpu, or install a CUDA "
+                       f"build of torch")
+    return dev
 
 
 def atomic_write(path, write):
@@ -160,7 +178,7 @@ def load_checkpoint(run_dir, config=None):
         saved = {**TrainConfig().to_dict(), **state["config"]}  # older runs lack new keys
         now = config.to_dict()
         # the length of the run and the MIG monitor may change on resume; the rest must match
-        differ = sorted(k for k in now if k not in ("steps", "epochs", "mig_every")
+        differ = sorted(k for k in now if k not in ("steps", "epochs", "mig_every", "device")
                         and now[k] != saved[k])
         if differ:
             pairs = ", ".join(f"{k}: checkpoint {saved.get(k)!r} vs now {now[k]!r}" for k in differ)

@@ -27,8 +27,8 @@ from .data.ground_truth import View
 from .infer import TraceTC_ELBO
 from .models import VAE
 from .optim import Adam
-from .runs import (MetricsLog, RunError, TrainConfig, load_checkpoint, read_config,
-                   save_checkpoint, write_json)
+from .runs import (MetricsLog, RunError, TrainConfig, check_device, load_checkpoint,
+                   read_config, save_checkpoint, write_json)
 
 TERMS = ("elbo", "log_likelihood", "mi", "tc", "dwkl", "kl")
 
@@ -105,14 +105,19 @@ def total_steps(config, batches_per_epoch):
 
 
 def _rng_state():
-    return {"torch": torch.get_rng_state(), "python": random.getstate(),
-            "numpy": np.random.get_state()}
+    state = {"torch": torch.get_rng_state(), "python": random.getstate(),
+             "numpy": np.random.get_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
 
 
 def _set_rng_state(state):
     torch.set_rng_state(state["torch"])
     random.setstate(state["python"])
     np.random.set_state(state["numpy"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 class _Interrupts:
@@ -184,7 +189,8 @@ def train(config, run_dir, resume=False, progress=True, data=None, echo=print):
     data = make_dataset(config, progress) if data is None else data
     pyro.clear_param_store()
     pyro.set_rng_seed(config.seed)
-    vae = make_model(config, data.image_shape, len(data))
+    device = check_device(config.device)
+    vae = make_model(config, data.image_shape, len(data)).to(device)
     loader = Batches(data, config.batch_size, shuffle=True, seed=config.seed,
                      drop_last=config.batch_size <= len(data))
     if len(loader) == 0:
@@ -228,6 +234,8 @@ def train(config, run_dir, resume=False, progress=True, data=None, echo=print):
             epoch, pos = divmod(step, len(loader))
             for x, idx in loader.epoch_batches(epoch, start=pos):
                 elbo.alpha, elbo.beta, elbo.gamma = config.weights(step)
+                if device.type != "cpu":
+                    x, idx = x.to(device, non_blocking=True), idx.to(device, non_blocking=True)
                 loss = svi.step(x, idx) / len(data)
                 step += 1
                 terms = elbo.last_terms

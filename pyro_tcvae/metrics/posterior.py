@@ -49,17 +49,28 @@ def index_posterior(posterior, idx):
     return _rebuild(cls, {k: v[idx] if _batched(v, n) else v for k, v in kwargs.items()})
 
 
-def cat_posteriors(parts):
-    """Concatenate posteriors [n_i, D] along the item dim -> [sum n_i, D]."""
+def cat_posteriors(parts, device=None):
+    """Concatenate posteriors [n_i, D] along the item dim -> [sum n_i, D] (parameters
+    moved to ``device`` when given)."""
     parts = [_strip(p) for p in parts]
     cls, first = _params(parts[0])
     kwargs = {}
+    move = (lambda t: t.to(device)) if device is not None else (lambda t: t)
     for k, v in first.items():
         if _batched(v, parts[0].batch_shape[0]):
-            kwargs[k] = torch.cat([_params(p)[1][k] for p in parts])
+            kwargs[k] = torch.cat([move(_params(p)[1][k]) for p in parts])
         else:
-            kwargs[k] = v
+            kwargs[k] = move(v) if torch.is_tensor(v) else v
     return _rebuild(cls, kwargs)
+
+
+def model_device(model):
+    """The device of a model's parameters (CPU when it has none)."""
+    params = getattr(model, "parameters", None)
+    if params is None:
+        return torch.device("cpu")
+    p = next(iter(params()), None)
+    return torch.device("cpu") if p is None else p.device
 
 
 def posterior_location(posterior):
@@ -85,9 +96,11 @@ def encode_dataset(model, data, indices=None, batch_size=1024, progress=True):
 
     Returns
     -------
-    Distribution with batch shape [n, D].
+    Distribution with batch shape [n, D], on the CPU (images go to the model's device
+    batch by batch).
     """
     encode = getattr(model, "encode", model)
+    device = model_device(model)
     if indices is None:
         indices = torch.arange(len(data))
     indices = torch.as_tensor(indices, dtype=torch.long)
@@ -100,8 +113,8 @@ def encode_dataset(model, data, indices=None, batch_size=1024, progress=True):
             for start in tqdm(range(0, len(indices), batch_size), desc="encoding",
                               disable=not progress, leave=False):
                 idx = indices[start:start + batch_size]
-                parts.append(encode(data.images(idx)))
+                parts.append(encode(data.images(idx).to(device)))
     finally:
         if was_training:
             model.train()
-    return cat_posteriors(parts)
+    return cat_posteriors(parts, device="cpu")
