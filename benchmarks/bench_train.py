@@ -16,14 +16,15 @@ rendered dSprites:
     :class:`~pyro_tcvae.data.DSprites` (packed bits), :class:`~pyro_tcvae.models.VAE`,
     ``pyro.infer.SVI`` with :class:`~pyro_tcvae.TraceTC_ELBO` and the library's Adam.
 
-The configurations run round-robin, one timed step each per round, after warm-up
-steps; the table gives the median seconds per step, images/s and (b)/(a).  A last
-section trains both precisions of (b) for ``--elbo-steps`` from the same seed and prints
-the mean ELBO of the last steps, to compare bf16 and fp32 on the same batches.
+The configurations run round-robin (random order per round), one timed step each
+per round, after warm-up steps; the table gives the median seconds per step, images/s and (b)/(a).  A last
+section (``--elbo-steps``) trains both precisions of (b) from the same seeds and compares
+their ELBO on a fixed subset of images, evaluated in fp32.
 """
 
 import argparse
 import math
+import random
 import statistics
 import time
 
@@ -109,14 +110,62 @@ class Library:
         return self.svi.step(x, idx) / self.N
 
 
-def time_round_robin(runners, steps, warmup):
-    """Median seconds per step of each runner, steps interleaved round-robin."""
+@torch.no_grad()
+def held_out_elbo(vae, data, items=8192, batch=1024, seed=123):
+    """Mean ELBO (nats per image) of a fixed random subset, one z per image, in fp32.
+
+    Returns (mean, standard error over images)."""
+    precision, vae.precision = vae.precision, "fp32"
+    idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:items]
+    vals = []
+    for start in range(0, items, batch):
+        x = data.images(idx[start:start + batch])
+        q = vae.encode(x)
+        z = q.rsample()
+        lik = vae.likelihood.distribution(vae.decoder(z), vae.x_shape)
+        prior = vae.prior.distribution(x)                        # event shape [D]
+        vals.append(lik.log_prob(x) + prior.log_prob(z) - q.log_prob(z).sum(-1))
+    vae.precision = precision
+    v = torch.cat(vals)
+    return float(v.mean()), float(v.std() / math.sqrt(len(v)))
+
+
+def compare_elbo(data, steps, batch, seeds):
+    """Train (b) in fp32 and in bf16 from the same seeds; ELBO of a fixed subset."""
+    print(f"\nELBO after {steps} steps of (b) at batch {batch}, same seed and batches per "
+          f"pair, on a fixed subset of 8,192 images evaluated in fp32 (nats per image):")
+    diffs = []
+    for seed in range(seeds):
+        res = {}
+        for prec in ("fp32", "bf16"):
+            lib = Library(data, batch, prec, seed=seed)
+            t = time.perf_counter()
+            for _ in range(steps):
+                lib.step()
+            res[prec] = held_out_elbo(lib.vae, data)
+            print(f"  seed {seed} {prec}: ELBO {res[prec][0]:9.3f} +- {res[prec][1]:.3f}   "
+                  f"(training {time.perf_counter() - t:6.1f} s)", flush=True)
+        diffs.append(res["bf16"][0] - res["fp32"][0])
+    d = torch.tensor(diffs)
+    spread = f", SE over seeds {float(d.std() / math.sqrt(len(d))):.3f}" if len(d) > 1 else ""
+    print(f"  bf16 - fp32: mean {float(d.mean()):+.3f} nats{spread}; per seed "
+          + ", ".join(f"{x:+.3f}" for x in diffs))
+
+
+def time_round_robin(runners, steps, warmup, seed=0):
+    """Median seconds per step of each runner, steps interleaved round-robin in a new
+    random order each round (the step after another model's step pays for its cold
+    caches and allocator state, so a fixed order would favour some runners)."""
     for r in runners.values():
         for _ in range(warmup):
             r.step()
     times = {k: [] for k in runners}
+    rng = random.Random(seed)
+    keys = list(runners)
     for _ in range(steps):
-        for k, r in runners.items():
+        rng.shuffle(keys)
+        for k in keys:
+            r = runners[k]
             t = time.perf_counter()
             r.step()
             times[k].append(time.perf_counter() - t)
@@ -171,21 +220,7 @@ def main(argv=None):
             ba, bb = rows[(B, "bf16")]
             print(f"bf16 / fp32 speed-up at batch {B}: (a) {fa / ba:.2f}x, (b) {fb / bb:.2f}x")
     if args.elbo_steps:
-        print(f"\nELBO after {args.elbo_steps} steps of (b), batch {args.elbo_batch}, same "
-              f"seed and batches (mean over the last 20% of steps, nats per image):")
-        for seed in range(args.elbo_seeds):
-            for prec in ("fp32", "bf16"):
-                lib = Library(data, args.elbo_batch, prec, seed=seed)
-                t = time.perf_counter()
-                elbos = []
-                for _ in range(args.elbo_steps):
-                    lib.step()
-                    elbos.append(lib.elbo.last_terms["elbo"])
-                tail = elbos[-max(2, args.elbo_steps // 5):]
-                se = statistics.stdev(tail) / math.sqrt(len(tail))
-                print(f"  seed {seed} {prec}: ELBO {statistics.mean(tail):9.2f} +- {se:.2f} "
-                      f"(SE over steps), {time.perf_counter() - t:6.1f} s", flush=True)
-
+        compare_elbo(data, args.elbo_steps, args.elbo_batch, args.elbo_seeds)
 
 if __name__ == "__main__":
     main()
