@@ -157,6 +157,56 @@ def read_config(run_dir):
         raise RunError(f"{path} is not valid JSON ({e})") from None
 
 
+class RunLock:
+    """``run_dir/lock`` holds the pid of the process training there; a second process
+    is refused (two runs writing one folder corrupt each other's logs and checkpoints).
+    A lock left by a process that no longer exists is taken over."""
+
+    def __init__(self, run_dir):
+        self.path = Path(run_dir) / "lock"
+        self.held = False
+
+    def __enter__(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                pid = self._owner()
+                if pid is not None and pid != os.getpid() and _alive(pid):
+                    raise RunError(f"another process (pid {pid}) is training in "
+                                   f"{self.path.parent}; wait for it or stop it, or use "
+                                   f"another --out") from None
+                self.path.unlink(missing_ok=True)  # stale: its process is gone
+                continue
+            with os.fdopen(fd, "w") as f:
+                f.write(str(os.getpid()))
+            self.held = True
+            return self
+        raise RunError(f"could not lock {self.path}")
+
+    def _owner(self):
+        try:
+            return int(self.path.read_text().strip() or -1)
+        except (OSError, ValueError):
+            return None
+
+    def __exit__(self, *exc):
+        if self.held:
+            self.path.unlink(missing_ok=True)
+            self.held = False
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def save_checkpoint(run_dir, state):
     state = dict(state, format=CHECKPOINT_FORMAT)
     atomic_write(Path(run_dir) / "checkpoint.pt", lambda p: torch.save(state, p))

@@ -27,8 +27,8 @@ from .data.ground_truth import View
 from .infer import TraceTC_ELBO
 from .models import VAE
 from .optim import Adam
-from .runs import (MetricsLog, RunError, TrainConfig, check_device, load_checkpoint,
-                   read_config, save_checkpoint, write_json)
+from .runs import (MetricsLog, RunError, RunLock, TrainConfig, check_device,
+                   load_checkpoint, read_config, save_checkpoint, write_json)
 
 TERMS = ("elbo", "log_likelihood", "mi", "tc", "dwkl", "kl")
 
@@ -170,6 +170,16 @@ def train(config, run_dir, resume=False, progress=True, data=None, echo=print):
     dict: ``step``, ``steps``, ``interrupted`` (a signal stopped it), ``elapsed``
     seconds of training (over all sessions), and the last logged ``terms``.
     """
+    run_dir = Path(run_dir)
+    if config is not None:
+        config.validate()
+    if resume:
+        read_config(run_dir)  # a clear error before anything is written
+    with RunLock(run_dir):
+        return _train(config, run_dir, resume, progress, data, echo)
+
+
+def _train(config, run_dir, resume, progress, data, echo):
     run_dir = Path(run_dir)
     if resume:
         saved = read_config(run_dir)

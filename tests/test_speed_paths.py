@@ -130,3 +130,23 @@ def test_runs_written_before_the_new_options_resume(tmp_path):
     torch.save(state, run / "checkpoint.pt")
     more = train(TrainConfig(steps=30, **SMALL), run, resume=True, progress=False)
     assert more["step"] == 30
+
+
+def test_a_second_process_cannot_train_in_the_same_folder(tmp_path):
+    import subprocess
+    import sys
+
+    run = tmp_path / "run"
+    run.mkdir()
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (run / "lock").write_text(str(other.pid))
+        with pytest.raises(RunError, match=f"another process \\(pid {other.pid}\\)"):
+            train(TrainConfig(steps=5, **SMALL), run, progress=False)
+        assert not (run / "config.json").exists()
+    finally:
+        other.kill()
+        other.wait()
+    # the owner is gone: its lock is stale and taken over; released at the end
+    train(TrainConfig(steps=5, **SMALL), run, progress=False)
+    assert (run / "model.pt").is_file() and not (run / "lock").exists()
