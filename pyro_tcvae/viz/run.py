@@ -49,12 +49,13 @@ def plot_run(run_dir, data=None, progress=True):
     return written
 
 
-def plot_mig_over_time(records, path=None, target=None, title=None):
+def plot_mig_over_time(records, path=None, target=None, title=None, label="MIG"):
     """MIG (+- standard error) against training time, from ``mig.jsonl`` records, with
     the per-factor gaps as thin lines and the epoch on a top axis.
 
     records : list of dict with ``time`` (s), ``epoch``, ``mig``, ``stderr``, ``gaps``.
     target : float, optional, a horizontal reference line (e.g. 0.3).
+    label : str, the legend entry of the MIG line.
     """
     import matplotlib
 
@@ -65,11 +66,11 @@ def plot_mig_over_time(records, path=None, target=None, title=None):
     t = np.array([r["time"] for r in records]) / 60.0
     m = np.array([r["mig"] for r in records])
     se = np.array([r["stderr"] for r in records])
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
     for name in records[0]["gaps"]:
         g = [r["gaps"][name] for r in records]
         ax.plot(t, g, lw=0.9, alpha=0.6, label=f"gap {name}")
-    ax.errorbar(t, m, yerr=se, color="k", marker="o", ms=3, lw=1.8, capsize=2, label="MIG")
+    ax.errorbar(t, m, yerr=se, color="k", marker="o", ms=3, lw=1.8, capsize=2, label=label)
     if target is not None:
         ax.axhline(target, color="grey", ls="--", lw=0.8)
     ax.set_xlabel("training time (minutes)")
@@ -81,7 +82,7 @@ def plot_mig_over_time(records, path=None, target=None, title=None):
         top = ax.secondary_xaxis("top", functions=(lambda x: x * k, lambda e: e / k))
         top.set_xlabel("epoch (approx.)")
     if title:
-        ax.set_title(title, fontsize=9)
+        ax.set_title(title, fontsize=8, pad=30 if t[-1] > 0 and epochs[-1] > 0 else 6)
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     if path is not None:
