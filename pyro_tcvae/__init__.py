@@ -2,14 +2,15 @@
 
 The objective (:class:`TraceTC_ELBO`), a ready VAE (:class:`VAE`), the metrics
 (:func:`mig`, :func:`mig_histogram`, :func:`elbo_decomposition`) and datasets
-(:mod:`pyro_tcvae.data`); training runs in :mod:`pyro_tcvae.train` and the
-``pyro-tcvae`` command.
+(:mod:`pyro_tcvae.data`), a fused Adam for ``SVI`` (:mod:`pyro_tcvae.optim`);
+training runs in :mod:`pyro_tcvae.train` and the ``pyro-tcvae`` command.
 """
 
 from .infer import TraceMeanFieldTC_ELBO, TraceTC_ELBO
 from .metrics import elbo_decomposition, mig, mig_histogram
 from .models import VAE
 from .ops import importance_weight_matrix, log_importance_weights
+from . import optim
 
 __version__ = "0.1.0"
 
@@ -22,4 +23,5 @@ __all__ = [
     "log_importance_weights",
     "mig",
     "mig_histogram",
+    "optim",
 ]
