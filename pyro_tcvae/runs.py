@@ -14,10 +14,11 @@ from pathlib import Path
 
 import torch
 
+from .models.vae import PRECISIONS
+
 CHECKPOINT_FORMAT = "pyro_tcvae.checkpoint/1"
 OBJECTIVES = ("tcvae", "beta-vae", "vae")
 DATASETS = ("small_sprites", "dsprites", "nonlinear")
-PRECISIONS = ("fp32", "bf16")
 
 
 class RunError(ValueError):

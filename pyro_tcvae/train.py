@@ -9,6 +9,7 @@ the random numbers, the optimizer state and the log are restored, so the losses 
 those of an uninterrupted run with the same seed.
 """
 
+import contextlib
 import math
 import random
 import signal
@@ -87,10 +88,8 @@ class MIGMonitor:
             n = min(self.config.mig_items, len(self.data))
             self.items = View(self.data, torch.randperm(len(self.data), generator=g)[:n])
         t = time.perf_counter()
-        was_training = vae.training
         result = mig(model=vae, data=self.items, num_samples=min(10_000, len(self.items)),
                      max_components=None, seed=self.config.seed, progress=False)
-        vae.train(was_training)
         record = {"step": step, "epoch": epoch, "time": elapsed, "mig": result.score,
                   "stderr": result.stderr, "gaps": result.gaps,
                   "eval_seconds": time.perf_counter() - t}
@@ -143,6 +142,18 @@ class _Interrupts:
             signal.signal(sig, old)
 
 
+@contextlib.contextmanager
+def _flush_denormals():
+    """Denormal floats (e.g. exp of the logits of confidently empty pixels, below e^-87)
+    take a slow path on x86 CPUs; flushing them to zero changes no reported digit.
+    Switched off again when training ends, also by an exception."""
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(False)
+
+
 def _tensorboard(run_dir, step):
     """A TensorBoard writer when the tensorboard package is installed, else None."""
     try:
@@ -171,29 +182,27 @@ def train(config, run_dir, resume=False, progress=True, data=None, echo=print):
     seconds of training (over all sessions), and the last logged ``terms``.
     """
     run_dir = Path(run_dir)
-    if config is not None:
-        config.validate()
+    # every configuration error comes before anything is written
     if resume:
-        read_config(run_dir)  # a clear error before anything is written
-    with RunLock(run_dir):
+        saved = read_config(run_dir)
+        config = saved if config is None else config.validate()
+    elif config is None:
+        raise RunError("a configuration is needed to start a run")
+    else:
+        config.validate()
+    with RunLock(run_dir):  # creates run_dir
         return _train(config, run_dir, resume, progress, data, echo)
 
 
 def _train(config, run_dir, resume, progress, data, echo):
-    run_dir = Path(run_dir)
+    """The body of :func:`train`: ``config`` is valid and ``run_dir`` locked."""
     if resume:
-        saved = read_config(run_dir)
-        config = saved if config is None else config.validate()
         state = load_checkpoint(run_dir, config)
     else:
-        if config is None:
-            raise RunError("a configuration is needed to start a run")
-        config.validate()
         if (run_dir / "checkpoint.pt").exists() or (run_dir / "model.pt").exists():
             raise RunError(f"{run_dir} already holds a run: pass --resume to continue it, or "
                            f"choose another --out")
         state = None
-    run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_dir / "config.json", config.to_dict())
 
     data = make_dataset(config, progress) if data is None else data
@@ -235,10 +244,7 @@ def _train(config, run_dir, resume, progress, data, echo):
     bar = tqdm(total=steps, initial=min(step, steps), desc="training", disable=not progress,
                unit="step", dynamic_ncols=True)
     interrupted = None
-    # Denormal floats (e.g. exp of the logits of confidently-empty pixels, below e^-87)
-    # take a slow path on x86 CPUs; flushing them to zero changes no reported digit.
-    torch.set_flush_denormal(True)
-    with _Interrupts() as stop:
+    with _flush_denormals(), _Interrupts() as stop:
         t_start = time.perf_counter()
         while step < steps and stop.signal is None:
             epoch, pos = divmod(step, len(loader))
@@ -266,13 +272,14 @@ def _train(config, run_dir, resume, progress, data, echo):
                     bar.set_postfix(loss=f"{last['loss']:.2f}", mi=f"{last['mi']:.2f}",
                                     tc=f"{last['tc']:.3f}")
                 bar.update()
-                if monitor is not None and elapsed + time.perf_counter() - t_start >= next_eval:
+                if monitor is not None:
                     now = elapsed + time.perf_counter() - t_start
-                    rec = monitor(vae, step, step / len(loader), now)
-                    echo(f"step {step}, {now / 60:.1f} min of training: MIG {rec['mig']:.4f} "
-                         f"+- {rec['stderr']:.4f}")
-                    elapsed, t_start = now, time.perf_counter()  # evaluation time excluded
-                    next_eval = monitor.next_after(elapsed)
+                    if now >= next_eval:
+                        rec = monitor(vae, step, step / len(loader), now)
+                        echo(f"step {step}, {now / 60:.1f} min of training: MIG "
+                             f"{rec['mig']:.4f} +- {rec['stderr']:.4f}")
+                        elapsed, t_start = now, time.perf_counter()  # eval time excluded
+                        next_eval = monitor.next_after(elapsed)
                 if step % config.checkpoint_every == 0 or stop.signal is not None \
                         or step == steps:
                     elapsed += time.perf_counter() - t_start
@@ -282,7 +289,6 @@ def _train(config, run_dir, resume, progress, data, echo):
                     break
         interrupted = stop.signal
     bar.close()
-    torch.set_flush_denormal(False)
     if board is not None:
         board.close()
     if interrupted is None:

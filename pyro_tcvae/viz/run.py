@@ -77,12 +77,13 @@ def plot_mig_over_time(records, path=None, target=None, title=None, label="MIG")
     ax.set_ylabel("MIG / per-factor gap")
     ax.set_ylim(bottom=0)
     epochs = np.array([r["epoch"] for r in records])
-    if t[-1] > 0 and epochs[-1] > 0:  # training runs at a steady pace: epochs ~ time
+    epoch_axis = t[-1] > 0 and epochs[-1] > 0
+    if epoch_axis:  # training runs at a steady pace: epochs ~ time
         k = epochs[-1] / t[-1]
         top = ax.secondary_xaxis("top", functions=(lambda x: x * k, lambda e: e / k))
         top.set_xlabel("epoch (approx.)")
     if title:
-        ax.set_title(title, fontsize=8, pad=30 if t[-1] > 0 and epochs[-1] > 0 else 6)
+        ax.set_title(title, fontsize=8, pad=30 if epoch_axis else 6)
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     if path is not None:
