@@ -254,13 +254,13 @@ def _train(config, run_dir, resume, progress, data, echo):
                     x, idx = x.to(device, non_blocking=True), idx.to(device, non_blocking=True)
                 loss = svi.step(x, idx) / len(data)
                 step += 1
+                now = elapsed + time.perf_counter() - t_start  # this step's training time
                 terms = elbo.last_terms
                 acc["n"] += 1
                 acc["loss"] += loss
                 for k in TERMS:
                     acc[k] += terms[k]
                 if step % config.log_every == 0 or step == steps:
-                    now = elapsed + time.perf_counter() - t_start
                     last = {"step": step, "epoch": step / len(loader), "time": now,
                             "beta": config.weights(step - 1)[1],
                             **{k: acc[k] / acc["n"] for k in ("loss", *TERMS)}}
@@ -272,14 +272,12 @@ def _train(config, run_dir, resume, progress, data, echo):
                     bar.set_postfix(loss=f"{last['loss']:.2f}", mi=f"{last['mi']:.2f}",
                                     tc=f"{last['tc']:.3f}")
                 bar.update()
-                if monitor is not None:
-                    now = elapsed + time.perf_counter() - t_start
-                    if now >= next_eval:
-                        rec = monitor(vae, step, step / len(loader), now)
-                        echo(f"step {step}, {now / 60:.1f} min of training: MIG "
-                             f"{rec['mig']:.4f} +- {rec['stderr']:.4f}")
-                        elapsed, t_start = now, time.perf_counter()  # eval time excluded
-                        next_eval = monitor.next_after(elapsed)
+                if monitor is not None and now >= next_eval:
+                    rec = monitor(vae, step, step / len(loader), now)
+                    echo(f"step {step}, {now / 60:.1f} min of training: MIG {rec['mig']:.4f} "
+                         f"+- {rec['stderr']:.4f}")
+                    elapsed, t_start = now, time.perf_counter()  # evaluation time excluded
+                    next_eval = monitor.next_after(elapsed)
                 if step % config.checkpoint_every == 0 or stop.signal is not None \
                         or step == steps:
                     elapsed += time.perf_counter() - t_start
