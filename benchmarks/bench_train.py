@@ -1,7 +1,9 @@
-"""Training throughput: pyro-tcvae's training path against a lean PyTorch loop.
+"""Training throughput: pyro-tcvae's training path against a lean PyTorch loop, quiet
+and with a core kept busy by another process.
 
     python benchmarks/bench_train.py                  # batch 256 and 2048, fp32 and bf16
     python benchmarks/bench_train.py --batch 2048 --steps 12
+    python benchmarks/bench_train.py --batch 256 --no-contended
 
 Both sides train the paper's dSprites model (MLP 4096-1200-1200-20 / 10-1200-1200-1200-4096,
 Bernoulli likelihood, beta-TCVAE beta=6 with the MSS estimator, Adam lr 1e-3) on the
@@ -14,18 +16,32 @@ rendered dSprites:
     ``torch.optim.Adam(fused=True)`` and ``zero_grad(set_to_none=True)``.
 (b) library: what ``pyro-tcvae train`` runs: :class:`~pyro_tcvae.data.Batches` over
     :class:`~pyro_tcvae.data.DSprites` (packed bits), :class:`~pyro_tcvae.models.VAE`,
-    ``pyro.infer.SVI`` with :class:`~pyro_tcvae.TraceTC_ELBO` and the library's Adam.
+    ``pyro.infer.SVI`` with :class:`~pyro_tcvae.TraceTC_ELBO` and the library's Adam,
+    built by :mod:`pyro_tcvae.runs.build`; Pyro's validation on for the first step and
+    off after it, as the training loop runs.
 
-The configurations run round-robin (random order per round), one timed step each
-per round, after warm-up steps; the table gives the median seconds per step, images/s and (b)/(a).  A last
-section (``--elbo-steps``) trains both precisions of (b) from the same seeds and compares
-their ELBO on a fixed subset of images, evaluated in fp32.
+Both run under the training loop's host settings (:mod:`pyro_tcvae.runs.host`: freed
+memory kept for reuse, denormals flushed), which are process-wide, so the ratio measures
+the library's work around the networks.  The configurations run round-robin (random
+order per round), one timed step each per round, after warm-up steps; the table gives
+the median seconds per step, images/s and (b)/(a).
+
+The contended section runs (b) in fresh processes, quiet and beside a busy-loop
+process (``while True: pass``, one core), with the thread count adaptive (the default,
+:class:`~pyro_tcvae.runs.ThreadGovernor`), fixed at 1, and fixed at torch's default
+(all cores, as without the governor).  A last section (``--elbo-steps``) trains both
+precisions of (b) from the same seeds and compares their ELBO on a fixed subset of
+images, evaluated in fp32.
 """
 
 import argparse
+import contextlib
+import json
 import math
 import random
 import statistics
+import subprocess
+import sys
 import time
 
 import pyro
@@ -35,8 +51,8 @@ import torch.nn.functional as F
 from pyro_tcvae.data import Batches, DSprites
 from pyro_tcvae.models.nets import build_nets
 from pyro_tcvae.ops import log_importance_weights, normal_log_mixture
-from pyro_tcvae.runs import TrainConfig
-from pyro_tcvae.train import make_model, make_svi
+from pyro_tcvae.runs import (ThreadGovernor, TrainConfig, flush_denormals, make_model,
+                             make_svi, reuse_freed_memory)
 
 HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 Z_DIM, BETA, LR = 10, 6.0, 1e-3
@@ -86,14 +102,16 @@ class Lean:
 class Library:
     """(b): the training path of ``pyro-tcvae train`` (one SVI step per call)."""
 
-    def __init__(self, data, B, precision, seed=0, fused=True):
+    def __init__(self, data, B, precision, seed=0, plain_pyro=False):
         self.config = TrainConfig(dataset="dsprites", beta=BETA, batch_size=B, lr=LR,
-                                  z_dim=Z_DIM, precision=precision, seed=seed, fused=fused)
+                                  z_dim=Z_DIM, precision=precision, seed=seed).validate()
         pyro.clear_param_store()
         pyro.set_rng_seed(seed)
         self.vae = make_model(self.config, data.image_shape, len(data))
-        self.svi, self.elbo = make_svi(self.config, self.vae)
-        if not fused:  # what a Pyro user writes by default
+        self.svi, self.elbo = make_svi(self.config, self.vae, len(data))
+        self.validate = True      # the first step is validated, as in the training loop
+        self.plain_pyro = plain_pyro
+        if plain_pyro:  # what a Pyro user writes by default: pyro.optim.Adam, validation on
             self.svi.optim = pyro.optim.Adam({"lr": LR})
         self.loader = Batches(data, B, shuffle=True, seed=seed)
         self.N = len(data)
@@ -107,7 +125,10 @@ class Library:
             self._batches = iter(self.loader.epoch_batches(self.epoch))
             self.epoch += 1
             x, idx = next(self._batches)
-        return self.svi.step(x, idx) / self.N
+        with pyro.validation_enabled(self.validate or self.plain_pyro):
+            loss = self.svi.step(x, idx) / self.N
+        self.validate = False
+        return loss
 
 
 @torch.no_grad()
@@ -184,8 +205,24 @@ def main(argv=None):
                    help="also train (b) this many steps in fp32 and bf16 and compare ELBOs")
     p.add_argument("--elbo-batch", type=int, default=256)
     p.add_argument("--elbo-seeds", type=int, default=2)
+    p.add_argument("--no-contended", action="store_true",
+                   help="skip the quiet / contended comparison of thread settings")
+    p.add_argument("--contended", nargs="+", default=["256:bf16:20", "2048:fp32:5"],
+                   metavar="BATCH:PRECISION:STEPS",
+                   help="configurations of the contended section (default 256:bf16:20 "
+                        "2048:fp32:5)")
+    p.add_argument("--worker", nargs=4, metavar=("BATCH", "PRECISION", "THREADS", "STEPS"),
+                   help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.worker:
+        return worker(*args.worker)
+    with reuse_freed_memory(), flush_denormals():
+        quiet_tables(args)
+    if not args.no_contended:
+        contended(args.contended)
 
+
+def quiet_tables(args):
     torch.manual_seed(0)
     data = DSprites()
     pick = torch.randperm(len(data))[:args.pool].numpy()
@@ -201,7 +238,7 @@ def main(argv=None):
             runners[("a", prec)] = Lean(pool, len(data), B, prec)
             runners[("b", prec)] = Library(data, B, prec)
         if "fp32" in args.precision:
-            runners[("b", "fp32 pyro.optim.Adam")] = Library(data, B, "fp32", fused=False)
+            runners[("b", "fp32 pyro.optim.Adam")] = Library(data, B, "fp32", plain_pyro=True)
         steps = args.steps or (40 if B <= 512 else 10)
         med = time_round_robin(runners, steps, args.warmup)
         for prec in args.precision:
@@ -212,7 +249,7 @@ def main(argv=None):
         if "fp32" in args.precision:
             a, b = med[("a", "fp32")], med[("b", "fp32 pyro.optim.Adam")]
             print(f"{B:>6} {'fp32':>9} {'':>16} {'':>10} {b:>19.4f} {B / b:>10.0f} "
-                  f"{a / b:>8.3f}  <- (b) with pyro.optim.Adam instead of the fused one",
+                  f"{a / b:>8.3f}  <- (b) with pyro.optim.Adam and Pyro's validation on",
                   flush=True)
     if "fp32" in args.precision and "bf16" in args.precision:
         for B in args.batch:
@@ -221,6 +258,68 @@ def main(argv=None):
             print(f"bf16 / fp32 speed-up at batch {B}: (a) {fa / ba:.2f}x, (b) {fb / bb:.2f}x")
     if args.elbo_steps:
         compare_elbo(data, args.elbo_steps, args.elbo_batch, args.elbo_seeds)
+
+
+def worker(batch, precision, threads, steps):
+    """One configuration of the contended section, in its own process: (b) as the
+    training loop runs it, with ``ThreadGovernor(threads)``; prints a JSON line."""
+    data = DSprites(progress=False)
+    lib = Library(data, int(batch), precision)
+    times = []
+    with reuse_freed_memory(), flush_denormals(), ThreadGovernor(int(threads)) as governor:
+        lib.step()
+        governor.tick()
+        t_end = time.perf_counter() + 3.0  # warm-up: at least 3 s and 2 steps
+        for i in range(1000):
+            lib.step()
+            governor.tick()
+            if i >= 1 and time.perf_counter() > t_end:
+                break
+        for _ in range(int(steps)):
+            t = time.perf_counter()
+            lib.step()
+            times.append(time.perf_counter() - t)
+            governor.tick()
+        print(json.dumps({"median": statistics.median(times), "threads": governor.threads,
+                          "others": governor.others}))
+
+
+@contextlib.contextmanager
+def busy_core(on):
+    """A busy-loop process beside the benchmark while ``on``."""
+    proc = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if on else None
+    try:
+        time.sleep(0.5 if on else 0.0)
+        yield
+    finally:
+        if proc is not None:
+            proc.kill()
+            proc.wait()
+
+
+def contended(configs):
+    cores = torch.get_num_threads()
+    settings = [("adaptive (default)", 0), ("1 thread", 1), (f"{cores} threads fixed", cores)]
+    print("\n(b) in fresh processes, quiet and with a busy-loop process beside it "
+          "(seconds per step, median; threads in use at the end):")
+    print(f"{'batch':>6} {'precision':>9} {'setting':>20} {'quiet s/step':>13} "
+          f"{'busy core s/step':>17} {'threads':>8} {'busy / 1 thread':>16}")
+    for config in configs:
+        B, prec, steps = config.split(":")
+        res = {}
+        for busy in (False, True):
+            with busy_core(busy):
+                for label, threads in settings:
+                    out = subprocess.run([sys.executable, __file__, "--worker", B, prec,
+                                          str(threads), steps],
+                                         capture_output=True, text=True, check=True)
+                    res[busy, label] = json.loads(out.stdout.strip().splitlines()[-1])
+        one = res[True, "1 thread"]["median"]
+        for label, _ in settings:
+            q, b = res[False, label], res[True, label]
+            print(f"{B:>6} {prec:>9} {label:>20} {q['median']:>13.4f} {b['median']:>17.4f} "
+                  f"{b['threads']:>8} {b['median'] / one:>16.2f}", flush=True)
+
 
 if __name__ == "__main__":
     main()

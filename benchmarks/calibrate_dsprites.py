@@ -1,7 +1,7 @@
 """Calibrate and check the dSprites renderer against genuine dSprites frames.
 
-The frames are the 320 images of the dSprites README animation (shared reference
-data: ``gif_frames.npz``, key ``frames``, uint8 [320, 64, 64]). Their factors are not
+The frames are the 320 images of the dSprites README animation
+(``tests/data/dsprites_gif_frames.npz``, key ``frames``, uint8 [320, 64, 64]). Their factors are not
 stored, so for each frame this script finds the best-matching rendered image on the
 full factor grid: shape, scale and orientation by IoU after aligning centroids, then
 the position by exact IoU over nearby positions. It prints the distribution of the
@@ -21,7 +21,7 @@ import torch
 
 from pyro_tcvae.data.sprites import SHAPE_PARAMS, SHAPES, render
 
-DEFAULT_FRAMES = Path(__file__).resolve().parents[2] / "shared/reference/dsprites/gif_frames.npz"
+DEFAULT_FRAMES = Path(__file__).resolve().parents[1] / "tests" / "data" / "dsprites_gif_frames.npz"
 SCALES = np.linspace(0.5, 1.0, 6)
 ORIENTS = np.linspace(0.0, 2 * math.pi, 40)
 POS = np.linspace(0.0, 1.0, 32)

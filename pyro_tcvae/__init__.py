@@ -3,7 +3,8 @@
 The objective (:class:`TraceTC_ELBO`), a ready VAE (:class:`VAE`), the metrics
 (:func:`mig`, :func:`mig_histogram`, :func:`elbo_decomposition`) and datasets
 (:mod:`pyro_tcvae.data`), a fused Adam for ``SVI`` (:mod:`pyro_tcvae.optim`);
-training runs in :mod:`pyro_tcvae.train` and the ``pyro-tcvae`` command.
+training runs, their folders, evaluation and sweeps in :mod:`pyro_tcvae.runs`, behind
+the ``pyro-tcvae`` command.
 """
 
 from .infer import TraceMeanFieldTC_ELBO, TraceTC_ELBO

@@ -1,74 +1,66 @@
-"""The ``pyro-tcvae`` command: train, evaluate, plot, sweep (and a demo).
+"""The ``pyro-tcvae`` command: train, evaluate, plot, sweep.
 
-``pyro-tcvae train`` with no options trains the built-in default (a beta-TCVAE on a
-small sprite dataset, a few minutes on a laptop CPU), then evaluates and plots it.
+The training options are generated from :class:`~pyro_tcvae.runs.TrainConfig`'s fields
+(names, types, choices, defaults and help in one place), so the help says what runs.
+``pyro-tcvae train`` with no options trains the built-in run, then evaluates and plots it.
 """
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
-from .runs import DATASETS, OBJECTIVES, TrainConfig
-
-TRAIN_OPTIONS = {
-    # flag: (config field, type, help)
-    "--dataset": ("dataset", str, f"one of {', '.join(DATASETS)} (default small_sprites)"),
-    "--dsprites-path": ("dsprites_path", str, "the dSprites .npz (default: look for it, "
-                                              "else render the dataset)"),
-    "--objective": ("objective", str, f"one of {', '.join(OBJECTIVES)} (default tcvae)"),
-    "--beta": ("beta", float, "weight of the TC (tcvae) or of the whole KL (beta-vae); "
-                              "default 6"),
-    "--estimator": ("estimator", str, "mss (default) or mws"),
-    "--prior": ("prior", str, "normal (default), laplace or flow"),
-    "--latent": ("latent", str, "normal (default), laplace, studentt, relaxed_bernoulli"),
-    "--arch": ("arch", str, "mlp, conv or small_mlp (default: mlp for images)"),
-    "--z-dim": ("z_dim", int, "latent dimensions (default 10)"),
-    "--steps": ("steps", int, "training steps (wins over --epochs)"),
-    "--epochs": ("epochs", float, "training epochs"),
-    "--batch-size": ("batch_size", int, "default 256"),
-    "--lr": ("lr", float, "Adam learning rate (default 1e-3)"),
-    "--seed": ("seed", int, "default 0"),
-    "--warmup": ("warmup", int, "steps of linear beta warm-up (default 0)"),
-    "--beta-start": ("beta_start", float, "beta at the start of the warm-up (default 1)"),
-    "--log-every": ("log_every", int, "steps per metrics.jsonl line (default 50)"),
-    "--checkpoint-every": ("checkpoint_every", int, "steps per checkpoint (default 500)"),
-    "--mig-every": ("mig_every", float, "minutes of training time between MIG readings of a "
-                                        "fixed subset, written to mig.jsonl (default 0: off)"),
-    "--mig-items": ("mig_items", int, "items in the MIG monitor's fixed subset (default "
-                                      "50000)"),
-    "--device": ("device", str, "cpu (default), cuda, cuda:N or auto"),
-    "--precision": ("precision", str, "fp32 (default) or bf16: the networks under bfloat16 "
-                                      "autocast, about 1.5x faster on CPUs with bf16 support"),
-}
-
-#: The built-in default run: a beta-TCVAE on SmallSprites, a few minutes on 2 cores.
-DEFAULT_RUN = {"dataset": "small_sprites", "steps": 1500, "batch_size": 256, "lr": 2e-3, "z_dim": 6}
+from .runs import CHOICES, DATASETS, OBJECTIVES, RunError, RunFolder, TrainConfig
+from .runs.config import field_type
+from .runs.registry import BUILTIN_DATASET
 
 
-def _add_train_options(p):
-    for flag, (field, typ, help_) in TRAIN_OPTIONS.items():
-        p.add_argument(flag, dest=field, type=typ, default=None, help=help_)
+def _flag(name):
+    return "--" + name.replace("_", "-")
 
 
-def _given(args):
-    return {field: getattr(args, field) for _, (field, _, _) in TRAIN_OPTIONS.items()
-            if getattr(args, field) is not None}
+def _default_text(f):
+    """The default of an option as the help shows it."""
+    if f.metadata["dataset_default"]:
+        if f.name == "epochs":
+            return "default: see --steps"
+        parts = []
+        for ds, entry in DATASETS.items():
+            d = entry.defaults
+            if f.name == "steps":
+                value = f"{d['steps']} steps" if d.get("steps") else f"{d['epochs']:g} epoch" + ("s" if d["epochs"] != 1 else "")
+            else:
+                value = f"{d[f.name]:g}" if isinstance(d[f.name], float) else f"{d[f.name]}"
+            parts.append(f"{ds} {value}" + (" (the built-in run)" if ds == BUILTIN_DATASET else ""))
+        return "default per dataset: " + ", ".join(parts)
+    if f.default is None:
+        return ""
+    return f"default: {f.default:g}" if isinstance(f.default, float) else f"default: {f.default}"
 
 
-def _config(given):
-    """The options given, on top of the built-in default when the dataset is the
-    default's (its length is dropped when --steps or --epochs is given); other datasets
-    start from :class:`TrainConfig`'s defaults (the paper's: 10 latents, lr 1e-3)."""
-    base = {}
-    if given.get("dataset", DEFAULT_RUN["dataset"]) == DEFAULT_RUN["dataset"]:
-        base = dict(DEFAULT_RUN)
-        if "steps" in given or "epochs" in given:
-            base.pop("steps")
-    return TrainConfig(**{**base, **given}).validate()
+def add_config_options(parser):
+    """One flag per field of TrainConfig that the command line offers."""
+    group = parser.add_argument_group("run options (saved in config.json)")
+    for f in dataclasses.fields(TrainConfig):
+        if not f.metadata["cli"]:
+            continue
+        text = _default_text(f)
+        group.add_argument(_flag(f.name), dest=f.name, type=field_type(f), default=None,
+                           choices=CHOICES.get(f.name),
+                           help=f.metadata["help"] + (f" ({text})" if text else ""))
 
 
-def _default_out(cfg):
-    return Path("runs") / f"{cfg.dataset}-{cfg.objective}-beta{cfg.beta:g}-seed{cfg.seed}"
+def given_options(args):
+    """The configuration options given on the command line (not their defaults)."""
+    return {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
+            if f.metadata["cli"] and getattr(args, f.name, None) is not None}
+
+
+def _builtin_description():
+    c = TrainConfig().validate()
+    return (f"With no options: the built-in run, {c.objective} (beta {c.beta:g}) on "
+            f"{c.dataset}, {c.z_dim} latents, {c.steps} steps of batch {c.batch_size}, lr "
+            f"{c.lr:g} (about 2 minutes on 2 CPU cores), then evaluation and figures.")
 
 
 def build_parser():
@@ -78,9 +70,11 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("train", help="train a VAE / beta-VAE / beta-TCVAE (no options: the "
-                                     "built-in default, a few minutes)")
-    _add_train_options(p)
-    p.add_argument("--out", type=Path, help="run folder (default runs/<dataset>-<objective>-...)")
+                                     "built-in run, a few minutes)",
+                       description=_builtin_description())
+    add_config_options(p)
+    p.add_argument("--out", type=Path, help="run folder (default runs/<dataset>-<objective>-"
+                                            "beta<beta>-seed<seed>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--no-eval", action="store_true", help="skip the evaluation and plots "
                                                           "at the end")
@@ -89,10 +83,11 @@ def build_parser():
     p = sub.add_parser("evaluate", help="MIG (both variants) and the ELBO decomposition of a "
                                         "run, written to RUN_DIR/eval.json")
     p.add_argument("run_dir", type=Path)
-    p.add_argument("--num-samples", type=int, default=10_000)
+    p.add_argument("--num-samples", type=int, default=10_000, help="default 10000")
     p.add_argument("--max-components", type=int, default=200_000,
-                   help="mixture components (0: every item, the exact procedure)")
-    p.add_argument("--seed", type=int, default=0)
+                   help="mixture components (0: every item, the exact procedure; default "
+                        "200000)")
+    p.add_argument("--seed", type=int, default=0, help="default 0")
     p.add_argument("--quiet", action="store_true")
 
     p = sub.add_parser("plot", help="traversals, reconstructions, latents vs factors, "
@@ -102,59 +97,68 @@ def build_parser():
 
     p = sub.add_parser("sweep", help="betas x seeds x objectives into one folder, with a "
                                      "table and MIG-vs-beta / TC-vs-MIG plots")
-    _add_train_options(p)
+    add_config_options(p)
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--betas", type=float, nargs="+", default=[1.0, 4.0, 6.0])
-    p.add_argument("--seeds", type=int, nargs="+", default=[0])
-    p.add_argument("--objectives", nargs="+", default=["tcvae"], choices=OBJECTIVES)
-    p.add_argument("--num-samples", type=int, default=10_000)
+    p.add_argument("--betas", type=float, nargs="+", default=[1.0, 4.0, 6.0],
+                   help="default 1 4 6")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0], help="default 0")
+    p.add_argument("--objectives", nargs="+", default=["tcvae"], choices=tuple(OBJECTIVES),
+                   help="default tcvae")
+    p.add_argument("--num-samples", type=int, default=10_000, help="default 10000")
     p.add_argument("--quiet", action="store_true")
-
-    p = sub.add_parser("demo", help="beta = 1 against beta = 6 on a synthetic vector dataset "
-                                    "(about a minute)")
-    p.add_argument("--steps", type=int, default=2000)
-    p.add_argument("--seed", type=int, default=0)
     return parser
 
 
-def _train(args):
-    from .evaluate import evaluate, format_eval
-    from .runs import read_config
-    from .train import train
-    from .viz import plot_run
-
-    given = _given(args)
-    progress = not args.quiet
-    if args.resume:
+def _config(args, echo):
+    """The run configuration from the options given (on top of the saved one when
+    resuming)."""
+    given = given_options(args)
+    if "dsprites_path" in given and "dataset" not in given:
+        given["dataset"] = "dsprites"
+        echo("(--dsprites-path implies --dataset dsprites)")
+    if getattr(args, "resume", False):
         if args.out is None:
-            raise ValueError("--resume needs --out RUN_DIR (the run to continue)")
-        cfg = TrainConfig(**{**read_config(args.out).to_dict(), **given}).validate()
-    else:
-        cfg = _config(given)
+            raise RunError("--resume needs --out RUN_DIR (the run to continue)")
+        saved = RunFolder(args.out).read_config().to_dict()
+        if "epochs" in given and "steps" not in given:
+            saved["steps"] = None  # --epochs given now replaces the saved length
+        given = {**saved, **given}
+    return TrainConfig(**given).validate()
+
+
+def _default_out(cfg):
+    return Path("runs") / f"{cfg.dataset}-{cfg.objective}-beta{cfg.beta:g}-seed{cfg.seed}"
+
+
+def _train(args):
+    from .runs import evaluate, format_eval, plot_run, train
+
+    cfg = _config(args, print)
     out = args.out or _default_out(cfg)
-    print(f"training in {out}: {cfg.objective}, beta {cfg.beta:g}, {cfg.dataset}, "
-          f"{cfg.steps or cfg.epochs} {'steps' if cfg.steps else 'epochs'}")
-    summary = train(cfg, out, resume=args.resume, progress=progress)
-    if summary["interrupted"]:
+    length = f"{cfg.steps} steps" if cfg.steps else f"{cfg.epochs:g} epoch(s)"
+    print(f"training in {out}: {cfg.objective}, beta {cfg.beta:g}, {cfg.dataset}, {length} "
+          f"of batch {cfg.batch_size}")
+    run = train(cfg, out, resume=args.resume, progress=not args.quiet)
+    if run["interrupted"]:
         return 130
-    t = summary["terms"] or {}
-    print(f"done: {summary['step']} steps in {summary['elapsed']:.0f} s; last minibatch terms: "
+    t = run["terms"] or {}
+    print(f"done: {run['step']} steps in {run['elapsed']:.0f} s. Minibatch estimates of the "
+          f"last steps (biased when the batch is much smaller than the dataset): "
           + ", ".join(f"{k} {t[k]:.3f}" for k in ("elbo", "mi", "tc", "dwkl") if k in t))
-    if not args.no_eval:
-        result = evaluate(out, progress=progress)
-        print(format_eval(result))
-        files = plot_run(out, progress=progress)
-        print("figures: " + ", ".join(str(f) for f in files))
-    else:
+    if args.no_eval:
         print(f"next: pyro-tcvae evaluate {out}; pyro-tcvae plot {out}")
+        return 0
+    result = evaluate(out, data=run["data"], model=run["model"], progress=not args.quiet)
+    print(format_eval(result))
+    files = plot_run(out, data=run["data"], model=run["model"], progress=not args.quiet)
+    print("figures: " + ", ".join(str(f) for f in files))
     return 0
 
 
 def _sweep(args):
-    from .sweep import format_rows, sweep
+    from .runs import format_rows, sweep
 
-    base = _config(_given(args))
-    rows = sweep(base, args.out, betas=args.betas, seeds=args.seeds,
+    rows = sweep(_config(args, print), args.out, betas=args.betas, seeds=args.seeds,
                  objectives=args.objectives, num_samples=args.num_samples,
                  progress=not args.quiet)
     print(format_rows(rows))
@@ -162,39 +166,38 @@ def _sweep(args):
     return 0
 
 
+def _evaluate(args):
+    from .runs import evaluate, format_eval
+
+    result = evaluate(args.run_dir, num_samples=args.num_samples,
+                      max_components=args.max_components or None, seed=args.seed,
+                      progress=not args.quiet)
+    print(format_eval(result))
+    print(f"written: {RunFolder(args.run_dir).eval_path}")
+    return 0
+
+
+def _plot(args):
+    from .runs import plot_run
+
+    files = plot_run(args.run_dir, progress=not args.quiet)
+    print("figures: " + ", ".join(str(f) for f in files))
+    return 0
+
+
+COMMANDS = {"train": _train, "evaluate": _evaluate, "plot": _plot, "sweep": _sweep}
+
+
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    from .data import DSpritesFileError
-    from .runs import RunError
-
-    try:
-        if args.command == "train":
-            return _train(args)
-        if args.command == "evaluate":
-            from .evaluate import evaluate, format_eval
-
-            result = evaluate(args.run_dir, num_samples=args.num_samples,
-                              max_components=args.max_components or None, seed=args.seed,
-                              progress=not args.quiet)
-            print(format_eval(result))
-            print(f"written: {args.run_dir / 'eval.json'}")
-            return 0
-        if args.command == "plot":
-            from .viz import plot_run
-
-            files = plot_run(args.run_dir, progress=not args.quiet)
-            print("figures: " + ", ".join(str(f) for f in files))
-            return 0
-        if args.command == "sweep":
-            return _sweep(args)
-        if args.command == "demo":
-            from .demo import run
-
-            run(steps=args.steps, seed=args.seed)
-            return 0
+    if args.command not in COMMANDS:
         parser.print_help()
         return 2
+    from .data import DSpritesFileError
+
+    try:
+        return COMMANDS[args.command](args)
     except (RunError, DSpritesFileError, ValueError, FileNotFoundError) as e:
         print(f"pyro-tcvae: error: {e}", file=sys.stderr)
         return 2

@@ -144,3 +144,28 @@ def grads_of(elbo_fn, module, *args):
         if p.grad is not None:
             grads["param:" + name] = p.grad.clone()
     return loss, grads
+
+
+def train_and_decompose(beta, x, steps=600, batch_size=256, lr=2e-3, seed=0):
+    """Train a small VAE (3 latents, Gaussian likelihood) on vectors x [N, X] with
+    ``TraceTC_ELBO(beta=beta)`` in a plain SVI loop; return the full-data terms
+    (MSS with the batch equal to the dataset, which is exact)."""
+    from pyro.infer import SVI
+
+    from pyro_tcvae import TraceTC_ELBO
+    from pyro_tcvae.models import VAE
+
+    pyro.clear_param_store()
+    pyro.set_rng_seed(seed)
+    N = x.shape[0]
+    vae = VAE(x_shape=(x.shape[1],), z_dim=3, arch="small_mlp", likelihood="gaussian",
+              dataset_size=N)
+    svi = SVI(vae.model, vae.guide, pyro.optim.Adam({"lr": lr}), loss=TraceTC_ELBO(beta=beta))
+    g = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        idx = torch.randperm(N, generator=g)[:batch_size]
+        svi.step(x[idx], idx)
+    with torch.no_grad():
+        pyro.set_rng_seed(seed + 1)
+        full = TraceTC_ELBO(beta=beta, dataset_size=N)
+        return full.decompose(vae.model, vae.guide, x, torch.arange(N))

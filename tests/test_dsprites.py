@@ -15,7 +15,7 @@ from pyro_tcvae.data import DSprites, DSpritesFileError
 from pyro_tcvae.data.dsprites import FACTOR_SIZES, FILENAME, factor_values
 from pyro_tcvae.data.sprites import SHAPES, render
 
-FRAMES = Path(__file__).resolve().parents[2] / "shared/reference/dsprites/gif_frames.npz"
+FRAMES = Path(__file__).resolve().parent / "data" / "dsprites_gif_frames.npz"
 
 RENDER_SCRIPT = """
 import json, resource, sys, time
@@ -122,7 +122,6 @@ def test_shapes_differ_and_a_full_turn_is_the_same_sprite(dsprites):
     assert not torch.equal(dsprites.images_for_factors(quarter)[2].bool(), imgs[2])
 
 
-@pytest.mark.skipif(not FRAMES.is_file(), reason="reference frames not available")
 def test_renderer_reproduces_genuine_frames():
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     from calibrate_dsprites import label  # noqa: E402

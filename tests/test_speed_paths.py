@@ -12,8 +12,7 @@ from pyro_tcvae import TraceTC_ELBO
 from pyro_tcvae.data import Batches, NonlinearFactors
 from pyro_tcvae.models import VAE
 from pyro_tcvae.optim import Adam, fused_supported
-from pyro_tcvae.runs import RunError, TrainConfig
-from pyro_tcvae.train import train
+from pyro_tcvae.runs import RunError, TrainConfig, read_checkpoint, train
 from pyro_tcvae.viz import plot_mig_over_time
 
 SMALL = dict(dataset="small_sprites", arch="small_mlp", z_dim=3, batch_size=64, log_every=10,
@@ -125,10 +124,15 @@ def test_runs_written_before_the_new_options_resume(tmp_path):
     new = ("precision", "fused", "mig_every", "mig_items")
     cfg = json.loads((run / "config.json").read_text())
     (run / "config.json").write_text(json.dumps({k: v for k, v in cfg.items() if k not in new}))
-    state = torch.load(run / "checkpoint.pt", weights_only=False)
+    # ... and write the checkpoint as the older format did: a plain torch.save, no
+    # checksum, the Python RNG state under "python"
+    state = read_checkpoint(run / "checkpoint.pt")
     state["config"] = {k: v for k, v in state["config"].items() if k not in new}
+    state["format"] = "pyro_tcvae.checkpoint/1"
+    state["rng"]["python"] = state["rng"].pop("random")
     torch.save(state, run / "checkpoint.pt")
-    more = train(TrainConfig(steps=30, **SMALL), run, resume=True, progress=False)
+    with pytest.warns(UserWarning, match="without a checksum"):
+        more = train(TrainConfig(steps=30, **SMALL), run, resume=True, progress=False)
     assert more["step"] == 30
 
 
@@ -150,3 +154,40 @@ def test_a_second_process_cannot_train_in_the_same_folder(tmp_path):
     # the owner is gone: its lock is stale and taken over; released at the end
     train(TrainConfig(steps=5, **SMALL), run, progress=False)
     assert (run / "model.pt").is_file() and not (run / "lock").exists()
+
+
+def test_grouped_adam_state_moves_to_and_from_pyros_per_parameter_adam():
+    """Three steps with one optimizer, three with the other after a state hand-over,
+    give the parameters of six steps with pyro.optim.Adam alone."""
+    def run(first, second):
+        pyro.clear_param_store()
+        pyro.set_rng_seed(0)
+        data = NonlinearFactors()
+        vae = VAE(x_shape=data.image_shape, z_dim=4, arch="small_mlp", likelihood="gaussian",
+                  dataset_size=len(data))
+        elbo = TraceTC_ELBO(beta=4.0)
+        x, idx = data.images(torch.arange(128)), torch.arange(128)
+        svi = SVI(vae.model, vae.guide, first, loss=elbo)
+        for _ in range(3):
+            svi.step(x, idx)
+        second.set_state(first.get_state())
+        svi = SVI(vae.model, vae.guide, second, loss=elbo)
+        for _ in range(3):
+            svi.step(x, idx)
+        return vae.state_dict()
+
+    plain = lambda: pyro.optim.Adam({"lr": 1e-2})
+    reference = run(plain(), plain())
+    for a, b in ((Adam(lr=1e-2, fused=False), plain()), (plain(), Adam(lr=1e-2, fused=False)),
+                 (Adam(lr=1e-2), Adam(lr=1e-2))):
+        got = run(a, b)
+        for k in reference:
+            torch.testing.assert_close(got[k], reference[k], rtol=1e-4, atol=1e-6)
+
+
+def test_grouped_adam_releases_gradients_and_steps_once_for_all_parameters():
+    optim = Adam(lr=1e-3)
+    losses, vae = _svi_losses(optim, steps=2)
+    assert all(p.grad is None for p in vae.parameters())
+    assert len(optim.optimizer.param_groups) == 1
+    assert len(optim.optimizer.param_groups[0]["params"]) == len(list(vae.parameters()))

@@ -25,12 +25,14 @@ the three terms sum to the KL term.
 """
 
 import math
+import warnings
 
 import torch
 from pyro.infer import Trace_ELBO, TraceMeanField_ELBO
 from pyro.infer.autoguide import AutoGuide
 from pyro.infer.util import torch_item
 
+from ..ops.checks import describe_rows, nonfinite_rows
 from ..ops.mixture import log_mixture, normal_log_mixture
 from ..ops.weights import check_estimator, log_importance_weights
 from .sites import (
@@ -74,6 +76,11 @@ class _TCMixin:
         for name, value in (("alpha", alpha), ("beta", beta), ("gamma", gamma)):
             if not math.isfinite(float(value)):
                 raise ValueError(f"{name} must be a finite number, got {value!r}.")
+            if float(value) < 0:
+                warnings.warn(f"{type(self).__name__}: {name}={value} is negative, so the "
+                              f"objective rewards the term it weighs instead of penalizing "
+                              f"it; pass a weight >= 0 unless that is what you mean.",
+                              stacklevel=2)
         if dataset_size is not None and int(dataset_size) < 1:
             raise ValueError(f"dataset_size must be a positive integer, got {dataset_size!r}.")
         super().__init__(**elbo_kwargs)
@@ -85,6 +92,7 @@ class _TCMixin:
         self.data_plate = data_plate
         self.last_terms = None
         self._particle_terms = []
+        self._last_traces = None
 
     # ------------------------------------------------------------------ traces
     def _get_trace(self, model, guide, args, kwargs):
@@ -94,7 +102,11 @@ class _TCMixin:
                 f"latents, so q(z) and the TC terms are meaningless. Write an amortized "
                 f"guide (an encoder that samples the local latents inside the data plate)."
             )
-        model_trace, guide_trace = super()._get_trace(model, guide, args, kwargs)
+        try:
+            model_trace, guide_trace = super()._get_trace(model, guide, args, kwargs)
+        except (ValueError, RuntimeError) as e:
+            _raise_if_nonfinite_args(type(self).__name__, args, kwargs, e)
+            raise
         for trace in (model_trace, guide_trace):
             for name, site in trace.nodes.items():
                 if site["type"] == "sample" and site["infer"].get("enumerate"):
@@ -240,19 +252,24 @@ class _TCMixin:
         loss, surrogate = super()._differentiable_loss_particle(model_trace, guide_trace)
         correction, terms = self._tc_terms(model_trace, guide_trace)
         self._particle_terms.append(terms)
+        self._last_traces = (model_trace, guide_trace)
         return loss + torch_item(correction), surrogate + correction
 
-    def _finish(self, loss):
+    def _finish(self, loss, args, kwargs):
         terms = self._particle_terms
+        traces, self._last_traces = self._last_traces, None
         self._particle_terms = []
         if terms:
             self.last_terms = {k: sum(t[k] for t in terms) / len(terms) for k in TERM_NAMES}
             self.last_terms["loss"] = torch_item(loss)
         value = torch_item(loss)
         if not math.isfinite(value):
+            name = type(self).__name__
+            site = _nonfinite_site(traces)
+            _raise_if_nonfinite_args(name, args, kwargs, None, site)
             raise ValueError(
-                f"{type(self).__name__}: the loss is not finite ({value}); terms of this step: "
-                f"{self.last_terms}. Usual causes: a learning rate too high, posterior scales "
+                f"{name}: the loss is not finite ({value})" + (f": {site}" if site else "") +
+                f"; terms of this step: {self.last_terms}. Usual causes: a learning rate too high, posterior scales "
                 f"that reach 0 or inf (parameterize them as softplus(h) + 1e-4 or exp of a "
                 f"clamped value), or data outside the likelihood's support (e.g. 0..255 "
                 f"images given to a Bernoulli likelihood: scale them to [0, 1])."
@@ -270,17 +287,18 @@ class _TCMixin:
             for model_trace, guide_trace in self._get_traces(model, guide, args, kwargs):
                 loss_particle, _ = self._differentiable_loss_particle(model_trace, guide_trace)
                 loss = loss + loss_particle / self.num_particles
-        return self._finish(loss)
+        return self._finish(loss, args, kwargs)
 
     def loss_and_grads(self, model, guide, *args, **kwargs):
         """Loss (float) and gradients (``.backward()``) of the weighted objective."""
         self._particle_terms = []
-        return self._finish(super().loss_and_grads(model, guide, *args, **kwargs))
+        return self._finish(super().loss_and_grads(model, guide, *args, **kwargs), args, kwargs)
 
     def differentiable_loss(self, model, guide, *args, **kwargs):
         """The loss as a differentiable tensor."""
         self._particle_terms = []
-        return self._finish(super().differentiable_loss(model, guide, *args, **kwargs))
+        return self._finish(super().differentiable_loss(model, guide, *args, **kwargs), args,
+                            kwargs)
 
     def decompose(self, model, guide, *args, **kwargs):
         """The terms of the objective, in nats per datapoint, averaged over particles.
@@ -299,6 +317,51 @@ class _TCMixin:
         """
         self.loss(model, guide, *args, **kwargs)
         return dict(self.last_terms)
+
+
+def _raise_if_nonfinite_args(name, args, kwargs, error=None, site=None):
+    """Raise a ValueError naming the arguments of the model and guide that hold NaN or
+    inf (the usual cause of a failed step); return when they are all finite."""
+    found = []
+    for label, value in [*((f"argument {i}", a) for i, a in enumerate(args)),
+                         *((f"argument {k!r}", v) for k, v in kwargs.items())]:
+        if torch.is_tensor(value) and value.is_floating_point():
+            count, rows = nonfinite_rows(value)
+            if count:
+                found.append(f"{label} (shape {list(value.shape)}) has {count} NaN or "
+                             f"infinite values, in rows {describe_rows(rows)}")
+    if not found:
+        return
+    detail = f" ({site})" if site else ""
+    cause = "" if error is None else f" (The step failed with: {str(error).splitlines()[0][:120]})"
+    raise ValueError(f"{name}: the data given to the model and guide is not finite: "
+                     f"{'; '.join(found)}{detail}. Remove or repair those items.{cause}"
+                     ) from error
+
+
+def _nonfinite_site(traces):
+    """A description of the first site whose value or log-density is NaN or infinite
+    (the model's observed sites first, then the guide's and the model's latents), or
+    None."""
+    if traces is None:
+        return None
+    model_trace, guide_trace = traces
+    order = [("model", model_trace, True), ("guide", guide_trace, False),
+             ("model", model_trace, False)]
+    for which, trace, observed in order:
+        for name, site in trace.nodes.items():
+            if site["type"] != "sample" or bool(site["is_observed"]) != observed:
+                continue
+            kind = "observed site" if observed else "latent site"
+            count, _ = nonfinite_rows(site["value"])
+            if count:
+                return (f"the {kind} {name!r} of the {which} holds {count} NaN or infinite "
+                        f"values")
+            lp = site.get("log_prob")
+            if torch.is_tensor(lp) and nonfinite_rows(lp)[0]:
+                return (f"the log-density of the {kind} {name!r} of the {which} is NaN or "
+                        f"infinite (a value outside the support, or non-finite parameters)")
+    return None
 
 
 class TraceTC_ELBO(_TCMixin, Trace_ELBO):

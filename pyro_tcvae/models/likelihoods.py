@@ -7,13 +7,24 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..ops.checks import describe_rows, nonfinite_rows
+
+
+def check_finite(x, what="the data x"):
+    """Raise a ValueError naming the batch rows of x [B, ...] that hold NaN or inf."""
+    count, rows = nonfinite_rows(x)
+    if count:
+        raise ValueError(f"{what} has {count} NaN or infinite values, in {len(rows)} of its "
+                         f"{x.shape[0]} rows (rows {describe_rows(rows)}); remove or repair "
+                         f"those items")
+
 
 class Likelihood(nn.Module):
     """Base class. ``distribution(raw, x_shape)`` has event shape ``x_shape``.
 
-    ``check(x)`` validates the data once per call of the model with one pass over x
-    and an error that names the fix; the distributions are then built with
-    ``validate_args=False``, since Pyro's own validation repeats that work (several
+    ``check(x)`` validates the data with one pass over x and an error that names the
+    fix (the VAE calls it while Pyro's validation is on); the distributions are built
+    with ``validate_args=False``, since Pyro's own validation repeats that work (several
     passes over the [B, 64*64] batch, about 5% of a training step at batch 2048).
     """
 
@@ -28,8 +39,7 @@ class Likelihood(nn.Module):
 
     def check(self, x):
         """Raise a clear error when x is outside the likelihood's support."""
-        if not bool(torch.isfinite(x).all()):
-            raise ValueError("the data x has NaN or infinite values")
+        check_finite(x)
 
     def config(self):
         return {"name": self.name}

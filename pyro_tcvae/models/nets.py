@@ -89,6 +89,10 @@ class ConvDecoder(nn.Module):
         return self.net(z)
 
 
+#: The built-in architectures of :func:`build_nets`.
+ARCHS = ("mlp", "conv", "small_mlp")
+
+
 def build_nets(arch, x_shape, z_dim, num_params):
     """(encoder, decoder) of a named architecture: "mlp", "conv" or "small_mlp"."""
     x_dim = math.prod(x_shape)

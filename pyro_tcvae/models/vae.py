@@ -17,6 +17,7 @@ from pathlib import Path
 import pyro
 import torch
 import torch.nn as nn
+from pyro.infer.util import is_validation_enabled
 
 from .latents import make_latent
 from .likelihoods import make_likelihood
@@ -102,10 +103,14 @@ class VAE(nn.Module):
         return pyro.plate("data", size=self.dataset_size, subsample=idx)
 
     def _check_x(self, x):
+        """The batch's shape, always; its values (finite, in the likelihood's support)
+        while Pyro's validation is on (the default; the training loop checks its first
+        step and turns validation off for the rest)."""
         if tuple(x.shape[1:]) != self.x_shape:
             raise ValueError(f"x has shape {tuple(x.shape)}; this VAE expects "
                              f"[B, {', '.join(map(str, self.x_shape))}]")
-        self.likelihood.check(x)
+        if is_validation_enabled():
+            self.likelihood.check(x)
 
     def model(self, x, idx=None):
         """p(x, z) = p(z) p(x | z), z inside the subsampled data plate."""
@@ -117,8 +122,10 @@ class VAE(nn.Module):
             pyro.sample("x", self.likelihood.distribution(raw, self.x_shape), obs=x)
 
     def guide(self, x, idx=None):
-        """q(z | x), amortized by the encoder, inside the same plate."""
+        """q(z | x), amortized by the encoder, inside the same plate.  The data is
+        checked here, before the encoder sees it (SVI runs the guide first)."""
         pyro.module(self.name, self)
+        self._check_x(x)
         with self._plate(x, idx):
             pyro.sample("z", self.encode(x).to_event(1))
 

@@ -1,22 +1,26 @@
 """Evaluate a run folder: MIG (both variants) and the full-dataset decomposition."""
 
 import time
-from pathlib import Path
 
-from .metrics import elbo_decomposition, encode_dataset, mig, mig_histogram
-from .runs import write_json
-from .train import load_model, make_dataset
+from ..metrics import elbo_decomposition, encode_dataset, mig, mig_histogram
+from .build import load_model, make_dataset
+from .folder import RunFolder, write_json
 
 
 def evaluate(run_dir, num_samples=10_000, max_components=200_000, seed=0, data=None,
-             progress=True):
+             model=None, progress=True):
     """Compute the metrics of a trained run and write ``run_dir/eval.json``.
 
-    Returns the dict written: ``mig`` (score, stderr, gaps, MI matrix ...),
-    ``mig_histogram``, ``decomposition`` (terms and standard errors), ``seconds``.
+    ``data`` and ``model`` (e.g. from :func:`~.training.train`'s result) are used as
+    given instead of being built again.  Returns the dict written: ``mig`` (score,
+    stderr, gaps, MI matrix ...), ``mig_histogram``, ``decomposition`` (terms and
+    standard errors), ``seconds``, ``config``.
     """
-    run_dir = Path(run_dir)
-    vae, config = load_model(run_dir)
+    folder = RunFolder(run_dir)
+    if model is None:
+        vae, config = load_model(folder.path)
+    else:
+        vae, config = model, folder.read_config()
     data = make_dataset(config, progress) if data is None else data
     t0 = time.perf_counter()
     post = encode_dataset(vae, data, progress=progress)  # once, for all three
@@ -36,19 +40,24 @@ def evaluate(run_dir, num_samples=10_000, max_components=200_000, seed=0, data=N
         "seconds": time.perf_counter() - t0,
         "config": config.to_dict(),
     }
-    write_json(run_dir / "eval.json", result)
+    write_json(folder.eval_path, result)
     return result
 
 
 def format_eval(result):
-    """A printable table of an evaluation."""
+    """A printable table of an evaluation: full-dataset figures, with the factors
+    that MIG left out named."""
     m, h, d = result["mig"], result["mig_histogram"], result["decomposition"]
     err = d["stderr"]
+    left_out = [n for n in m["factor_names"] if n not in m["gaps"]]
+    note = f"; left out: {', '.join(left_out)}" if left_out else ""
     lines = [
-        f"{'MIG (paper estimator)':28s} {m['score']:8.4f} +- {m['stderr']:.4f}",
+        f"{'MIG (paper estimator)':28s} {m['score']:8.4f} +- {m['stderr']:.4f}   "
+        f"(factors: {', '.join(m['gaps'])}{note})",
         f"{'MIG (histogram, 20 bins)':28s} {h['score']:8.4f} +- {h['stderr']:.4f}",
     ]
     lines += [f"{'  gap ' + k:28s} {v:8.4f}" for k, v in m["gaps"].items()]
+    lines.append("full-dataset terms (nats per item):")
     for k in ("elbo", "log_likelihood", "kl", "mi", "tc", "dwkl"):
-        lines.append(f"{k:28s} {d[k]:8.3f} +- {err[k]:.3f}  nats per item")
+        lines.append(f"{'  ' + k:28s} {d[k]:8.3f} +- {err[k]:.3f}")
     return "\n".join(lines)

@@ -1,52 +1,7 @@
-"""All figures of a run folder, and the summary figures of a sweep."""
+"""Figures of records: MIG over training time (``mig.jsonl``) and the summary of a
+sweep (MIG against beta, TC against MIG).  They take plain records, not run folders."""
 
 from pathlib import Path
-
-import torch
-
-from .model import (plot_latents_vs_factors, plot_reconstructions, plot_training_curves,
-                    plot_traversals)
-
-
-def plot_run(run_dir, data=None, progress=True):
-    """Write ``figures/`` of a run: traversals (PNG grid and GIF), reconstructions,
-    latents vs factors, training curves. Returns the list of files written."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    from ..runs import MetricsLog
-    from ..train import load_model, make_dataset
-
-    run_dir = Path(run_dir)
-    vae, config = load_model(run_dir)
-    vae.eval()
-    data = make_dataset(config, progress) if data is None else data
-    out = run_dir / "figures"
-    out.mkdir(exist_ok=True)
-    g = torch.Generator().manual_seed(0)
-    idx = torch.randperm(len(data), generator=g)[:2000]
-    x = data.images(idx)
-    written = []
-    if len(data.image_shape) == 2:
-        plot_traversals(vae, x, path=out / "traversals.png", gif_path=out / "traversals.gif")
-        plot_reconstructions(vae, x, path=out / "reconstructions.png")
-        written += [out / "traversals.png", out / "traversals.gif", out / "reconstructions.png"]
-        plt.close("all")
-    plot_latents_vs_factors(vae, data, max_latents=min(vae.z_dim, 6),
-                            path=out / "latents_vs_factors.png")
-    written.append(out / "latents_vs_factors.png")
-    records = MetricsLog(run_dir).read()
-    if records:
-        plot_training_curves(records, path=out / "training_curves.png")
-        written.append(out / "training_curves.png")
-    migs = MetricsLog(run_dir, "mig.jsonl").read()
-    if migs:
-        plot_mig_over_time(migs, path=out / "mig_over_time.png")
-        written.append(out / "mig_over_time.png")
-    plt.close("all")
-    return written
 
 
 def plot_mig_over_time(records, path=None, target=None, title=None, label="MIG"):

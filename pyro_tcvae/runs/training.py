@@ -1,7 +1,7 @@
 """The training loop: ``pyro.infer.SVI`` with the TC-decomposed ELBO, with checkpoints.
 
->>> from pyro_tcvae.train import TrainConfig, train
->>> summary = train(TrainConfig(dataset="small_sprites", steps=2000), "runs/demo")
+>>> from pyro_tcvae.runs import TrainConfig, train
+>>> run = train(TrainConfig(dataset="small_sprites", steps=2000), "runs/demo")
 
 Interrupting (Ctrl-C or SIGTERM) finishes the current step, writes a checkpoint and
 returns; ``train(..., resume=True)`` continues exactly where it stopped: the batches,
@@ -9,57 +9,24 @@ the random numbers, the optimizer state and the log are restored, so the losses 
 those of an uninterrupted run with the same seed.
 """
 
-import contextlib
 import math
-import random
 import signal
 import threading
 import time
-from pathlib import Path
 
-import numpy as np
 import pyro
+import pyro.util
 import torch
-from pyro.infer import SVI
+from pyro.infer.util import is_validation_enabled
 from tqdm.auto import tqdm
 
-from .data import Batches, DSprites, NonlinearFactors, SmallSprites
-from .data.ground_truth import View
-from .infer import TraceTC_ELBO
-from .models import VAE
-from .optim import Adam
-from .runs import (MetricsLog, RunError, RunLock, TrainConfig, check_device,
-                   load_checkpoint, read_config, save_checkpoint, write_json)
+from ..data import Batches, View
+from .build import check_fits, fresh_model, make_dataset, make_svi
+from .config import RunError, check_device
+from .folder import RunFolder
+from .host import ThreadGovernor, flush_denormals, reuse_freed_memory
 
 TERMS = ("elbo", "log_likelihood", "mi", "tc", "dwkl", "kl")
-
-
-def make_dataset(config, progress=True):
-    """The ground-truth dataset a configuration names."""
-    if config.dataset == "dsprites":
-        return DSprites(path=config.dsprites_path, progress=progress)
-    if config.dataset == "small_sprites":
-        return SmallSprites()
-    return NonlinearFactors()
-
-
-def make_model(config, x_shape, dataset_size):
-    """The VAE a configuration describes, for observations of shape ``x_shape``."""
-    vector = len(x_shape) == 1
-    return VAE(
-        x_shape=x_shape, z_dim=config.z_dim,
-        arch=config.arch or ("small_mlp" if vector else "mlp"),
-        latent=config.latent, prior=config.prior,
-        likelihood=config.likelihood or ("gaussian" if vector else "bernoulli"),
-        dataset_size=dataset_size, precision=config.precision,
-    )
-
-
-def make_svi(config, vae):
-    """(svi, elbo): ``pyro.infer.SVI`` with the configured ELBO and Adam."""
-    elbo = TraceTC_ELBO(*config.weights(0), estimator=config.estimator)
-    optim = Adam(lr=config.lr, fused=None if config.fused else False)
-    return SVI(vae.model, vae.guide, optim, loss=elbo), elbo
 
 
 class MIGMonitor:
@@ -67,14 +34,13 @@ class MIGMonitor:
 
     The subset (``config.mig_items`` items drawn with ``config.seed``) and the MIG's
     own seed are fixed, so successive values differ only through the model.  Records
-    go to ``run_dir/mig.jsonl``: step, epoch, training time (s), score, stderr, gaps,
-    and the seconds the evaluation took (not counted as training time).
+    go to ``mig.jsonl``: step, epoch, training time (s), score, stderr, gaps, and the
+    seconds the evaluation took (not counted as training time).
     """
 
-    def __init__(self, config, data, run_dir):
+    def __init__(self, config, data, log):
         self.interval = 60.0 * config.mig_every
-        self.log = MetricsLog(run_dir, "mig.jsonl")
-        self.data, self.config = data, config
+        self.log, self.data, self.config = log, data, config
         self.items = None
 
     def next_after(self, elapsed):
@@ -82,7 +48,8 @@ class MIGMonitor:
         return (math.floor(elapsed / self.interval) + 1) * self.interval
 
     def __call__(self, vae, step, epoch, elapsed):
-        from .metrics import mig  # metrics import the models; keep train import light
+        from ..metrics import mig
+
         if self.items is None:
             g = torch.Generator().manual_seed(self.config.seed)
             n = min(self.config.mig_items, len(self.data))
@@ -97,24 +64,18 @@ class MIGMonitor:
         return record
 
 
-def total_steps(config, batches_per_epoch):
-    if config.steps is not None:
-        return int(config.steps)
-    return max(1, math.ceil((config.epochs or 1.0) * batches_per_epoch))
-
-
-def _rng_state():
-    state = {"torch": torch.get_rng_state(), "python": random.getstate(),
-             "numpy": np.random.get_state()}
+def rng_state():
+    """Every random state a step draws from: Pyro's (torch, Python, numpy) and CUDA's."""
+    state = pyro.util.get_rng_state()
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
 
 
-def _set_rng_state(state):
-    torch.set_rng_state(state["torch"])
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+def set_rng_state(state):
+    if "python" in state:  # checkpoints written before Pyro's helpers were used
+        state = {**state, "random": state["python"]}
+    pyro.util.set_rng_state(state)
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
 
@@ -142,29 +103,20 @@ class _Interrupts:
             signal.signal(sig, old)
 
 
-@contextlib.contextmanager
-def _flush_denormals():
-    """Denormal floats (e.g. exp of the logits of confidently empty pixels, below e^-87)
-    take a slow path on x86 CPUs; flushing them to zero changes no reported digit.
-    Switched off again when training ends, also by an exception."""
-    torch.set_flush_denormal(True)
-    try:
-        yield
-    finally:
-        torch.set_flush_denormal(False)
-
-
-def _tensorboard(run_dir, step):
+def _tensorboard(path, step):
     """A TensorBoard writer when the tensorboard package is installed, else None."""
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         return None
-    return SummaryWriter(str(Path(run_dir) / "tensorboard"), purge_step=step or None)
+    return SummaryWriter(str(path / "tensorboard"), purge_step=step or None)
 
 
 def train(config, run_dir, resume=False, progress=True, data=None, echo=print):
     """Train a VAE as ``config`` says, in the folder ``run_dir``.
+
+    Every check that can fail (the configuration, the folder, the checkpoint, the
+    dataset) runs before anything is written.
 
     Parameters
     ----------
@@ -179,73 +131,71 @@ def train(config, run_dir, resume=False, progress=True, data=None, echo=print):
     Returns
     -------
     dict: ``step``, ``steps``, ``interrupted`` (a signal stopped it), ``elapsed``
-    seconds of training (over all sessions), and the last logged ``terms``.
+    seconds of training (over all sessions), the last logged ``terms`` (minibatch
+    estimates), ``model`` (the trained VAE) and ``data``, for evaluation and plots
+    without building them again.
     """
-    run_dir = Path(run_dir)
-    # every configuration error comes before anything is written
+    folder = RunFolder(run_dir)
     if resume:
-        saved = read_config(run_dir)
+        saved = folder.read_config()
         config = saved if config is None else config.validate()
+        folder.check_writable(new_run=False)
+        state = folder.load_checkpoint(config)
     elif config is None:
         raise RunError("a configuration is needed to start a run")
     else:
-        config.validate()
-    with RunLock(run_dir):  # creates run_dir
-        return _train(config, run_dir, resume, progress, data, echo)
-
-
-def _train(config, run_dir, resume, progress, data, echo):
-    """The body of :func:`train`: ``config`` is valid and ``run_dir`` locked."""
-    if resume:
-        state = load_checkpoint(run_dir, config)
-    else:
-        if (run_dir / "checkpoint.pt").exists() or (run_dir / "model.pt").exists():
-            raise RunError(f"{run_dir} already holds a run: pass --resume to continue it, or "
-                           f"choose another --out")
+        config = config.validate()
+        folder.check_writable(new_run=True)
         state = None
-    write_json(run_dir / "config.json", config.to_dict())
-
     data = make_dataset(config, progress) if data is None else data
-    pyro.clear_param_store()
-    pyro.set_rng_seed(config.seed)
+    check_fits(config, data)
     device = check_device(config.device)
-    vae = make_model(config, data.image_shape, len(data)).to(device)
-    loader = Batches(data, config.batch_size, shuffle=True, seed=config.seed,
-                     drop_last=config.batch_size <= len(data))
-    if len(loader) == 0:
-        raise RunError(f"batch_size {config.batch_size} is larger than the dataset ({len(data)})")
-    steps = total_steps(config, len(loader))
-    svi, elbo = make_svi(config, vae)
+    vae = fresh_model(config, data, device)
+    with folder.lock():
+        if state is None and folder.holds_run():  # another process got here first
+            raise RunError(f"{folder} already holds a run: pass --resume to continue it")
+        folder.write_config(config)
+        summary = _train(config, folder, state, data, vae, device, progress, echo)
+    return {**summary, "model": vae, "data": data}
+
+
+def _train(config, folder, state, data, vae, device, progress, echo):
+    """The body of :func:`train`: everything checked, ``folder`` locked."""
+    loader = Batches(data, config.batch_size, shuffle=True, seed=config.seed, drop_last=True)
+    steps = config.total_steps(len(loader))
+    svi, elbo = make_svi(config, vae, len(data))
     optim = svi.optim
-    log = MetricsLog(run_dir)
-    monitor = MIGMonitor(config, data, run_dir) if config.mig_every > 0 else None
-    step, elapsed, acc = 0, 0.0, {"n": 0, "loss": 0.0, **{k: 0.0 for k in TERMS}}
+    log = folder.metrics
+    monitor = MIGMonitor(config, data, folder.mig_log) if config.mig_every > 0 else None
+    step, elapsed, acc = 0, 0.0, _zero_acc()
     if state is not None:
         vae.load_state_dict(state["model"])
         optim.set_state(state["optim"])
         step, elapsed, acc = state["step"], state["elapsed"], state["log_state"]
-        _set_rng_state(state["rng"])
-        log.truncate(step)
-    else:
-        log.truncate(-1)
+        set_rng_state(state["rng"])
+    log.truncate(step)
     if monitor is not None:
         monitor.log.truncate(step)
         next_eval = monitor.next_after(elapsed)
 
     def checkpoint():
-        save_checkpoint(run_dir, {
+        folder.save_checkpoint({
             "config": config.to_dict(), "step": step, "elapsed": elapsed,
-            "model": vae.state_dict(), "optim": optim.get_state(), "rng": _rng_state(),
+            "model": vae.state_dict(), "optim": optim.get_state(), "rng": rng_state(),
             "log_state": dict(acc), "x_shape": list(data.image_shape), "dataset_size": len(data),
         })
 
-    last = None
-    board = _tensorboard(run_dir, step)
+    last, mig_text = None, None
+    board = _tensorboard(folder.path, step)
     bar = tqdm(total=steps, initial=min(step, steps), desc="training", disable=not progress,
                unit="step", dynamic_ncols=True)
-    interrupted = None
-    with _flush_denormals(), _Interrupts() as stop:
-        t_start = time.perf_counter()
+    # The first step runs with Pyro's validation as the caller has it (every check of
+    # the model, the guide and the data); the model's structure and the dataset's kind
+    # of data do not change, so the rest run without (restored on exit).
+    with pyro.validation_enabled(is_validation_enabled()), reuse_freed_memory(), \
+            flush_denormals(), ThreadGovernor(config.threads) as governor, \
+            _Interrupts() as stop:
+        t_start, first_step = time.perf_counter(), step
         while step < steps and stop.signal is None:
             epoch, pos = divmod(step, len(loader))
             for x, idx in loader.epoch_batches(epoch, start=pos):
@@ -253,8 +203,11 @@ def _train(config, run_dir, resume, progress, data, echo):
                 if device.type != "cpu":
                     x, idx = x.to(device, non_blocking=True), idx.to(device, non_blocking=True)
                 loss = svi.step(x, idx) / len(data)
+                if step == first_step:
+                    pyro.enable_validation(False)
                 step += 1
                 now = elapsed + time.perf_counter() - t_start  # this step's training time
+                governor.tick()
                 terms = elbo.last_terms
                 acc["n"] += 1
                 acc["loss"] += loss
@@ -262,20 +215,20 @@ def _train(config, run_dir, resume, progress, data, echo):
                     acc[k] += terms[k]
                 if step % config.log_every == 0 or step == steps:
                     last = {"step": step, "epoch": step / len(loader), "time": now,
-                            "beta": config.weights(step - 1)[1],
+                            "beta": config.weights(step - 1)[1], "threads": governor.threads,
                             **{k: acc[k] / acc["n"] for k in ("loss", *TERMS)}}
                     log.append(last)
                     if board is not None:
                         for k in ("loss", "beta", *TERMS):
                             board.add_scalar(k, last[k], step)
-                    acc = {"n": 0, "loss": 0.0, **{k: 0.0 for k in TERMS}}
-                    bar.set_postfix(loss=f"{last['loss']:.2f}", mi=f"{last['mi']:.2f}",
-                                    tc=f"{last['tc']:.3f}")
+                    acc = _zero_acc()
+                    bar.set_postfix_str(_postfix(last, mig_text, governor), refresh=False)
                 bar.update()
                 if monitor is not None and now >= next_eval:
                     rec = monitor(vae, step, step / len(loader), now)
-                    echo(f"step {step}, {now / 60:.1f} min of training: MIG {rec['mig']:.4f} "
-                         f"+- {rec['stderr']:.4f}")
+                    mig_text = f"MIG(subset) {rec['mig']:.3f}"
+                    echo(f"step {step}, {now / 60:.1f} min of training: MIG of the fixed "
+                         f"subset {rec['mig']:.4f} +- {rec['stderr']:.4f}")
                     elapsed, t_start = now, time.perf_counter()  # evaluation time excluded
                     next_eval = monitor.next_after(elapsed)
                 if step % config.checkpoint_every == 0 or stop.signal is not None \
@@ -290,21 +243,25 @@ def _train(config, run_dir, resume, progress, data, echo):
     if board is not None:
         board.close()
     if interrupted is None:
-        vae.save(run_dir / "model.pt")
+        vae.save(folder.model_path)
     else:
         echo(f"interrupted at step {step} of {steps}; checkpoint saved. Continue with: "
-             f"pyro-tcvae train --out {run_dir} --resume")
+             f"pyro-tcvae train --out {folder} --resume")
     return {"step": step, "steps": steps, "interrupted": interrupted is not None,
-            "elapsed": elapsed, "terms": last, "run_dir": str(run_dir)}
+            "elapsed": elapsed, "terms": last, "run_dir": str(folder),
+            "thread_changes": governor.changes}
 
 
-def load_model(run_dir):
-    """(model, config) of a run: ``model.pt``, else the latest checkpoint."""
-    run_dir = Path(run_dir)
-    config = read_config(run_dir)
-    if (run_dir / "model.pt").is_file():
-        return VAE.load(run_dir / "model.pt"), config
-    state = load_checkpoint(run_dir)
-    vae = make_model(config, tuple(state["x_shape"]), state["dataset_size"])
-    vae.load_state_dict(state["model"])
-    return vae, config
+def _zero_acc():
+    return {"n": 0, "loss": 0.0, **{k: 0.0 for k in TERMS}}
+
+
+def _postfix(last, mig_text, governor):
+    """The progress bar's text: the minibatch estimates, labelled as such (the
+    minibatch TC is biased low when the batch is much smaller than the dataset)."""
+    parts = [f"batch estimates: elbo {last['elbo']:.2f} tc {last['tc']:.3f}"]
+    if mig_text:
+        parts.append(mig_text)
+    if governor.threads < governor.max_threads:
+        parts.append(f"threads {governor.threads} (cores busy elsewhere)")
+    return ", ".join(parts)

@@ -1,0 +1,26 @@
+"""Everything that knows a run folder: the configuration (schema, registries, one
+``validate``), building the parts, the folder (atomic files, lock, checksummed
+checkpoints, logs), host settings, the training loop, evaluation, sweeps and plots.
+
+>>> from pyro_tcvae.runs import TrainConfig, train, evaluate, plot_run
+>>> run = train(TrainConfig(dataset="small_sprites"), "runs/demo")
+>>> evaluate("runs/demo", data=run["data"], model=run["model"])
+"""
+
+from .build import check_fits, load_model, make_dataset, make_model, make_svi
+from .config import RunError, TrainConfig
+from .evaluate import evaluate, format_eval
+from .folder import MetricsLog, RunFolder, read_checkpoint
+from .host import ThreadGovernor, flush_denormals, reuse_freed_memory
+from .plot import plot_run
+from .registry import BUILTIN_DATASET, CHOICES, DATASETS, OBJECTIVES
+from .sweep import format_rows, sweep
+from .training import MIGMonitor, train
+
+__all__ = [
+    "BUILTIN_DATASET", "CHOICES", "DATASETS", "MIGMonitor", "MetricsLog", "OBJECTIVES",
+    "RunError", "RunFolder", "ThreadGovernor", "TrainConfig", "check_fits", "evaluate",
+    "flush_denormals", "format_eval", "format_rows", "load_model", "make_dataset",
+    "make_model", "make_svi", "plot_run", "read_checkpoint", "reuse_freed_memory", "sweep",
+    "train",
+]

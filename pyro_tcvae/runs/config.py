@@ -1,0 +1,203 @@
+"""The configuration of a training run: one schema for the API, the command line and
+``config.json``.
+
+Every option is a field of :class:`TrainConfig` with its type, default, help and (for
+enumerated options) the registry it chooses from; :mod:`pyro_tcvae.cli` builds its
+flags from these fields, so the help cannot drift from what runs.  Options whose
+default depends on the dataset (``arch``, ``likelihood``, ``z_dim``, ``lr``,
+``batch_size`` and the run's length) are None until :meth:`TrainConfig.validate`
+fills them from :data:`~.registry.DATASETS`.  ``validate`` asks every question that
+can be answered without data, so a bad configuration is refused before anything is
+written.
+"""
+
+import dataclasses
+import math
+import typing
+
+import torch
+
+from .registry import CHOICES, DATASETS, OBJECTIVES
+
+
+class RunError(ValueError):
+    """A user-facing problem with a run folder, a checkpoint or a configuration."""
+
+
+def option(default, help, *, cli=True, dataset_default=False):
+    """A configuration field: ``help`` for the command line, ``cli=False`` for options
+    of the API only, ``dataset_default=True`` when None means "the dataset's value"."""
+    return dataclasses.field(default=default, metadata={
+        "help": help, "cli": cli, "dataset_default": dataset_default})
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything that defines a training run (saved as ``config.json``).
+
+    Fields left None take the dataset's defaults in :meth:`validate`; ``steps`` wins
+    over ``epochs``.  During ``warmup`` steps the weight ``beta`` rises linearly from
+    ``beta_start``.  ``mig_every`` > 0: every that many minutes of training time, the
+    MIG of a fixed random subset of ``mig_items`` items goes to ``mig.jsonl`` (the
+    evaluation's own time is not counted as training time).
+    """
+
+    dataset: str = option("small_sprites", "the ground-truth dataset")
+    dsprites_path: typing.Optional[str] = option(
+        None, "the dSprites .npz file (implies --dataset dsprites; default: look for it in "
+              "$PYRO_TCVAE_DSPRITES and the cache folder, else render the set)")
+    objective: str = option("tcvae", "tcvae: weigh the total correlation by beta; beta-vae: "
+                                     "the whole KL; vae: the plain ELBO")
+    beta: float = option(6.0, "the objective's weight, >= 0")
+    estimator: str = option("mss", "minibatch estimator of log q(z): stratified (mss) or "
+                                   "weighted (mws) sampling")
+    arch: typing.Optional[str] = option(None, "the encoder and decoder networks",
+                                        dataset_default=True)
+    z_dim: typing.Optional[int] = option(None, "latent dimensions", dataset_default=True)
+    latent: str = option("normal", "the posterior family q(z|x)")
+    prior: str = option("normal", "the prior p(z); flow is a learnable factorial spline flow")
+    likelihood: typing.Optional[str] = option(None, "p(x|z)", dataset_default=True)
+    steps: typing.Optional[int] = option(None, "training steps (wins over --epochs)",
+                                         dataset_default=True)
+    epochs: typing.Optional[float] = option(None, "training epochs", dataset_default=True)
+    batch_size: typing.Optional[int] = option(None, "items per step", dataset_default=True)
+    lr: typing.Optional[float] = option(None, "Adam learning rate", dataset_default=True)
+    seed: int = option(0, "seed of the initialization, the batches and the samples")
+    warmup: int = option(0, "steps of linear beta warm-up")
+    beta_start: float = option(1.0, "beta at the start of the warm-up")
+    log_every: int = option(50, "steps per line of metrics.jsonl")
+    checkpoint_every: int = option(500, "steps per checkpoint")
+    precision: str = option("fp32", "bf16 runs the networks under bfloat16 autocast, the "
+                                    "rest in float32 (about 2x faster on CPUs with bf16 "
+                                    "instructions; measure on others)")
+    fused: bool = option(True, "torch's fused Adam", cli=False)
+    mig_every: float = option(0.0, "minutes of training time between MIG readings of a fixed "
+                                   "subset, written to mig.jsonl (0: off)")
+    mig_items: int = option(50_000, "items in the MIG monitor's fixed subset")
+    device: str = option("cpu", "cpu, cuda, cuda:N or auto")
+    threads: int = option(0, "CPU threads: 0 adapts to the cores that other processes leave "
+                             "free; N uses N")
+
+    # ------------------------------------------------------------------ checks
+    def validate(self):
+        """The configuration with the dataset's defaults filled in, checked.
+
+        Raises :class:`RunError` naming the option and the fix.  Returns a new
+        :class:`TrainConfig`; ``self`` is not changed.
+        """
+        _check_types(self)
+        if self.dsprites_path is not None and self.dataset != "dsprites":
+            raise RunError(f"dsprites_path is for the dataset 'dsprites', but the dataset is "
+                           f"{self.dataset!r}: add --dataset dsprites, or drop --dsprites-path")
+        for name, names in CHOICES.items():
+            value = getattr(self, name)
+            if value is not None and value not in names:
+                raise RunError(f"{name} must be one of {', '.join(names)}; got {value!r}")
+        c = self.resolved()
+        for name, lo in (("batch_size", 1), ("z_dim", 1), ("log_every", 1),
+                         ("checkpoint_every", 1), ("mig_items", 2), ("seed", 0),
+                         ("warmup", 0), ("threads", 0)):
+            if getattr(c, name) < lo:
+                raise RunError(f"{name} must be >= {lo}, got {getattr(c, name)}")
+        if c.steps is not None and c.steps < 1:
+            raise RunError(f"steps must be >= 1, got {c.steps}")
+        if c.epochs is not None and not (c.epochs > 0 and math.isfinite(c.epochs)):
+            raise RunError(f"epochs must be > 0, got {c.epochs}")
+        if not (c.lr > 0 and math.isfinite(c.lr)):
+            raise RunError(f"lr must be a positive number, got {c.lr}")
+        for name in ("beta", "beta_start"):
+            v = getattr(c, name)
+            if not (v >= 0 and math.isfinite(v)):
+                raise RunError(f"{name} must be a finite number >= 0, got {v} (a negative "
+                               f"weight rewards the term it should penalize)")
+        if not (c.mig_every >= 0 and math.isfinite(c.mig_every)):
+            raise RunError(f"mig_every must be >= 0 minutes, got {c.mig_every}")
+        if c.estimator == "mss" and c.batch_size < 2:
+            raise RunError("the 'mss' estimator needs batch_size >= 2")
+        entry = DATASETS[c.dataset]
+        if c.arch == "conv" and tuple(entry.image_shape) != (64, 64):
+            raise RunError(f"arch 'conv' is for 64x64 images, but {c.dataset} has "
+                           f"{'x'.join(map(str, entry.image_shape))} observations: use "
+                           f"--arch mlp or small_mlp")
+        if c.likelihood == "bernoulli" and not entry.binary:
+            raise RunError(f"the bernoulli likelihood needs binary data, and {c.dataset} is "
+                           f"real-valued: use --likelihood gaussian")
+        check_device(c.device)
+        return c
+
+    def resolved(self):
+        """A copy with the dataset's defaults in place of None (unchecked)."""
+        defaults = DATASETS[self.dataset].defaults if self.dataset in DATASETS else {}
+        fill = {}
+        for f in dataclasses.fields(self):
+            if f.metadata["dataset_default"] and getattr(self, f.name) is None \
+                    and f.name not in ("steps", "epochs"):
+                fill[f.name] = defaults.get(f.name)
+        if self.steps is None and self.epochs is None:
+            fill["steps"], fill["epochs"] = defaults.get("steps"), defaults.get("epochs")
+        return dataclasses.replace(self, **fill)
+
+    # ------------------------------------------------------------------ use
+    def weights(self, step):
+        """(alpha, beta, gamma) at a step, with the warm-up applied."""
+        b = self.beta
+        if self.warmup > 0:
+            b = self.beta_start + (self.beta - self.beta_start) * min(1.0, step / self.warmup)
+        return OBJECTIVES[self.objective](b)
+
+    def total_steps(self, batches_per_epoch):
+        """The run's length in steps (``steps``, else ``epochs`` of batches)."""
+        if self.steps is not None:
+            return int(self.steps)
+        return max(1, math.ceil((self.epochs or 1.0) * batches_per_epoch))
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d):
+        """A validated configuration from a dict (``config.json``); keys missing from
+        older runs take their defaults."""
+        unknown = sorted(set(d) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise RunError(f"unknown configuration keys {unknown}")
+        return cls(**d).validate()
+
+
+#: Options that may differ when a run is resumed; everything else must match.
+RESUMABLE = ("steps", "epochs", "checkpoint_every", "mig_every", "device", "threads")
+
+
+def field_type(f):
+    """The Python type of a configuration field (``Optional[int]`` -> int)."""
+    args = [a for a in typing.get_args(f.type) if a is not type(None)]
+    return args[0] if args else f.type
+
+
+def _check_types(config):
+    for f in dataclasses.fields(config):
+        value, want = getattr(config, f.name), field_type(f)
+        if value is None and f.default is None:
+            continue
+        ok = (isinstance(value, bool) if want is bool else
+              isinstance(value, want) and not isinstance(value, bool) if want is int else
+              isinstance(value, (int, float)) and not isinstance(value, bool) if want is float
+              else isinstance(value, want))
+        if not ok:
+            raise RunError(f"{f.name} must be of type {want.__name__}, got {value!r}")
+
+
+def check_device(device):
+    """A torch device from a name ("cpu", "cuda", "cuda:1", "auto"), or a RunError."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise RunError(f"device {device!r} is not a torch device ({e}); use cpu, cuda or "
+                       f"auto") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RunError(f"device {device!r} asked for, but torch sees no CUDA GPU here "
+                       f"(torch {torch.__version__}); use --device cpu, or install a CUDA "
+                       f"build of torch")
+    return dev

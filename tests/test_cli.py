@@ -1,0 +1,167 @@
+"""The command line: generated from the configuration schema, clean errors."""
+
+import dataclasses
+import re
+
+import pytest
+
+from pyro_tcvae.cli import build_parser, main
+from pyro_tcvae.runs import CHOICES, DATASETS, TrainConfig
+from pyro_tcvae.runs.registry import BUILTIN_DATASET
+
+SMALL = ["--arch", "small_mlp", "--z-dim", "2", "--batch-size", "64", "--steps", "3",
+         "--no-eval", "--quiet"]
+
+
+def _help(command="train"):
+    sub = build_parser()._subparsers._group_actions[0].choices[command]
+    return {a.dest: a for a in sub._actions}, sub.format_help()
+
+
+def run_cli(capsys, *argv):
+    """(exit code, stdout, stderr) of ``pyro-tcvae argv``; never a traceback."""
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    return code, out, err
+
+
+def test_every_option_of_the_schema_is_a_flag_with_its_choices_and_default():
+    actions, text = _help()
+    for f in dataclasses.fields(TrainConfig):
+        if not f.metadata["cli"]:
+            assert f.name not in actions
+            continue
+        a = actions[f.name]
+        assert a.option_strings == ["--" + f.name.replace("_", "-")]
+        assert a.default is None  # so that the configuration knows what was given
+        assert tuple(a.choices or ()) == tuple(CHOICES.get(f.name, ()))
+        if f.metadata["dataset_default"] and f.name != "epochs":
+            builtin = DATASETS[BUILTIN_DATASET].defaults[f.name]
+            shown = f"{builtin:g}" if isinstance(builtin, float) else str(builtin)
+            assert f"{BUILTIN_DATASET} {shown}" in " ".join(a.help.split()), f.name
+        elif f.default is not None:
+            shown = f"{f.default:g}" if isinstance(f.default, float) else str(f.default)
+            assert f"default: {shown}" in a.help, f.name
+    assert "1.5x" not in text
+
+
+def test_no_options_is_the_builtin_run_and_the_description_says_what_it_is():
+    args = build_parser().parse_args(["train"])
+    from pyro_tcvae.cli import _config
+
+    c = _config(args, print)
+    assert c == TrainConfig().validate()
+    _, text = _help()
+    text = " ".join(text.split())
+    for piece in (f"{c.z_dim} latents", f"{c.steps} steps of batch {c.batch_size}",
+                  f"lr {c.lr:g}", c.dataset):
+        assert piece in text
+
+
+def test_bad_flags_and_values_are_refused_cleanly(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--objective", "gan"])
+    assert e.value.code == 2 and "invalid choice: 'gan'" in capsys.readouterr().err
+    code, _, err = run_cli(capsys, "train", "--beta", "-1", "--out", tmp_path / "neg")
+    assert code == 2 and "beta must be a finite number >= 0" in err
+    assert not (tmp_path / "neg").exists()
+    code, _, err = run_cli(capsys, "evaluate", tmp_path / "nowhere")
+    assert code == 2 and "not a run folder" in err
+    code, _, err = run_cli(capsys, "train", "--out", tmp_path / "y", "--resume")
+    assert code == 2 and "not a run folder" in err
+    code, _, err = run_cli(capsys, "train", "--batch-size", "5000", "--out", tmp_path / "b")
+    assert code == 2 and "use --batch-size 4608 or less" in err and "plate" not in err
+
+
+def test_dsprites_path_implies_the_dataset_and_a_garbage_file_is_refused(tmp_path, capsys):
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_bytes(b"\0" * 100)
+    code, out, err = run_cli(capsys, "train", "--dsprites-path", garbage, "--out",
+                             tmp_path / "d", "--quiet")
+    assert "implies --dataset dsprites" in out
+    assert code == 2 and str(garbage) in err
+    assert not (tmp_path / "d").exists()
+    code, _, err = run_cli(capsys, "train", "--dataset", "small_sprites", "--dsprites-path",
+                           garbage, "--out", tmp_path / "e")
+    assert code == 2 and "add --dataset dsprites, or drop --dsprites-path" in err
+
+
+def test_out_that_is_a_file_or_unwritable_is_one_line(tmp_path, capsys, monkeypatch):
+    f = tmp_path / "afile"
+    f.write_text("x")
+    code, _, err = run_cli(capsys, "train", *SMALL, "--out", f)
+    assert code == 2 and err.count("\n") == 1 and "is a file, not a folder" in err
+    code, _, err = run_cli(capsys, "train", *SMALL, "--out", f / "below")
+    assert code == 2 and "is a file, not a folder" in err
+    # a read-only file system (root may write anywhere, so the check is simulated)
+    import pyro_tcvae.runs.folder as folder
+
+    monkeypatch.setattr(folder.os, "access", lambda path, mode: False)
+    monkeypatch.setattr(folder, "_read_only", lambda path: True)
+    code, _, err = run_cli(capsys, "train", *SMALL, "--out", tmp_path / "ro")
+    assert code == 2 and err.count("\n") == 1
+    assert "the file system is read-only): choose another --out" in err
+
+
+def test_a_run_and_its_labelled_output(tmp_path, capsys):
+    run = tmp_path / "run"
+    code, out, err = run_cli(capsys, "train", "--arch", "small_mlp", "--z-dim", "2",
+                             "--batch-size", "64", "--steps", "20", "--quiet", "--out", run)
+    assert code == 0, err
+    done = next(line for line in out.splitlines() if line.startswith("done:"))
+    assert "Minibatch estimates" in done and "biased" in done
+    assert "full-dataset terms" in out
+    # MIG on the built-in set scores shape too, and says so
+    mig_line = next(line for line in out.splitlines() if line.startswith("MIG (paper"))
+    assert "factors: shape, scale, orientation, posX, posY" in mig_line
+    code, _, err = run_cli(capsys, "train", "--arch", "small_mlp", "--z-dim", "2",
+                           "--batch-size", "64", "--steps", "20", "--quiet", "--out", run)
+    assert code == 2 and "already holds a run" in err and "--resume" in err
+    code, _, err = run_cli(capsys, "train", "--out", run, "--resume", "--beta", "2")
+    assert code == 2 and re.search(r"other settings \(beta: checkpoint 6\.0 vs now 2\.0\)", err)
+
+
+def test_batch_of_the_whole_dataset_trains_without_the_plate_warning(tmp_path, recwarn):
+    from pyro_tcvae.runs import train
+
+    cfg = TrainConfig(dataset="nonlinear", batch_size=1000, steps=3, z_dim=2)
+    train(cfg, tmp_path / "full", progress=False)
+    assert not [w for w in recwarn.list if "not subsampled" in str(w.message)]
+
+
+def test_help_runs(capsys):
+    for cmd in ("train", "evaluate", "plot", "sweep"):
+        with pytest.raises(SystemExit) as e:
+            main([cmd, "--help"])
+        assert e.value.code == 0
+    assert "pyro-tcvae" in capsys.readouterr().out
+
+
+def test_one_train_command_builds_the_dataset_and_the_model_once(tmp_path, capsys,
+                                                                 monkeypatch):
+    import pyro_tcvae.runs.registry as registry
+    from pyro_tcvae.models import VAE
+
+    counts = {"data": 0, "model": 0}
+    entry = registry.DATASETS["small_sprites"]
+
+    def make(config, progress):
+        counts["data"] += 1
+        return entry.make(config, progress)
+
+    monkeypatch.setitem(registry.DATASETS, "small_sprites",
+                        dataclasses.replace(entry, make=make))
+    init = VAE.__init__
+
+    def counted(self, *a, **k):
+        counts["model"] += 1
+        init(self, *a, **k)
+
+    monkeypatch.setattr(VAE, "__init__", counted)
+    code, out, err = run_cli(capsys, "train", "--arch", "small_mlp", "--z-dim", "2",
+                             "--batch-size", "64", "--steps", "5", "--quiet",
+                             "--out", tmp_path / "r")
+    assert code == 0, err
+    assert "figures:" in out and (tmp_path / "r" / "eval.json").is_file()
+    assert counts == {"data": 1, "model": 1}
