@@ -1,6 +1,35 @@
+import json
+import os
+import subprocess
+import sys
+
 import pyro
 import pytest
 import torch
+
+RENDER_SCRIPT = """
+import json, resource, sys, time
+import numpy as np
+from pyro_tcvae.data import DSprites
+t0 = time.time()
+d = DSprites(source="render", progress=False)
+x = d.images(np.arange(0, len(d), 97))    # touch images across the whole set
+print(json.dumps({"seconds": time.time() - t0, "n": len(d),
+                  "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+@pytest.fixture(scope="session")
+def dsprites_cache(tmp_path_factory):
+    """(folder, stats): a cache folder holding the rendered dSprites, made once per
+    test session by a separate process whose peak memory is measured."""
+    folder = tmp_path_factory.mktemp("cache")
+    env = {**os.environ, "PYRO_TCVAE_CACHE": str(folder)}
+    env.pop("PYRO_TCVAE_DSPRITES", None)
+    out = subprocess.run([sys.executable, "-c", RENDER_SCRIPT], env=env, check=True,
+                         capture_output=True, text=True)
+    stats = json.loads(out.stdout.strip().splitlines()[-1])
+    return folder, stats
 
 
 @pytest.fixture(autouse=True)

@@ -1,10 +1,7 @@
 """dSprites: the factor grid, the renderer, the real-file path, the cache, memory."""
 
-import json
 import math
-import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -17,29 +14,10 @@ from pyro_tcvae.data.sprites import SHAPES, render
 
 FRAMES = Path(__file__).resolve().parent / "data" / "dsprites_gif_frames.npz"
 
-RENDER_SCRIPT = """
-import json, resource, sys, time
-import numpy as np
-from pyro_tcvae.data import DSprites
-t0 = time.time()
-d = DSprites(source="render", progress=False)
-x = d.images(np.arange(0, len(d), 97))    # touch images across the whole set
-print(json.dumps({"seconds": time.time() - t0, "n": len(d),
-                  "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
-"""
 
-
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    """A cache folder holding the rendered set, made once by a separate process
-    whose peak memory is measured."""
-    folder = tmp_path_factory.mktemp("cache")
-    env = {**__import__("os").environ, "PYRO_TCVAE_CACHE": str(folder)}
-    env.pop("PYRO_TCVAE_DSPRITES", None)
-    out = subprocess.run([sys.executable, "-c", RENDER_SCRIPT], env=env, check=True,
-                         capture_output=True, text=True)
-    stats = json.loads(out.stdout.strip().splitlines()[-1])
-    return folder, stats
+@pytest.fixture
+def cache(dsprites_cache):
+    return dsprites_cache
 
 
 @pytest.fixture

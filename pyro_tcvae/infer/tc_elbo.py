@@ -36,7 +36,6 @@ from ..ops.checks import describe_rows, nonfinite_rows
 from ..ops.mixture import log_mixture, normal_log_mixture
 from ..ops.weights import check_estimator, log_importance_weights
 from .sites import (
-    PARTICLE_PLATE,
     SiteView,
     check_local_site,
     find_data_plate,

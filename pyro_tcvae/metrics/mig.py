@@ -13,7 +13,6 @@ value of factor k (so values are weighted by their empirical probability); H(v_k
 the empirical entropy of the factor (log |V_k| on a full grid).
 """
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np

@@ -7,7 +7,6 @@ likelihood turn those raw numbers into distributions (positive scales and all).
 
 import math
 
-import torch
 import torch.nn as nn
 
 

@@ -10,7 +10,6 @@ The local latent ``"z"`` lives in a data plate subsampled from ``dataset_size`` 
 so :class:`~pyro_tcvae.TraceTC_ELBO` reads N from the plate.
 """
 
-import math
 import os
 from pathlib import Path
 

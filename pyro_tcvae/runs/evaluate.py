@@ -5,6 +5,7 @@ import time
 from ..metrics import elbo_decomposition, encode_dataset, mig, mig_histogram
 from .build import load_model, make_dataset
 from .folder import RunFolder, write_json
+from .host import ThreadGovernor
 
 
 def evaluate(run_dir, num_samples=10_000, max_components=200_000, seed=0, data=None,
@@ -23,16 +24,17 @@ def evaluate(run_dir, num_samples=10_000, max_components=200_000, seed=0, data=N
         vae, config = model, folder.read_config()
     data = make_dataset(config, progress) if data is None else data
     t0 = time.perf_counter()
-    post = encode_dataset(vae, data, progress=progress)  # once, for all three
-    names, exclude = data.factor_names, getattr(data, "mig_exclude", ())
-    paper = mig(post, data.factors, factor_names=names, exclude=exclude,
-                num_samples=num_samples, max_components=max_components, seed=seed,
-                progress=progress)
-    hist = mig_histogram(posterior=post, factors=data.factors, factor_names=names,
-                         exclude=exclude, seed=seed)
-    terms = elbo_decomposition(vae, data, num_samples=num_samples,
-                               max_components=max_components, seed=seed, progress=progress,
-                               posterior=post)
+    with ThreadGovernor(config.threads):  # the cores other processes leave free
+        post = encode_dataset(vae, data, progress=progress)  # once, for all three
+        names, exclude = data.factor_names, getattr(data, "mig_exclude", ())
+        paper = mig(post, data.factors, factor_names=names, exclude=exclude,
+                    num_samples=num_samples, max_components=max_components, seed=seed,
+                    progress=progress)
+        hist = mig_histogram(posterior=post, factors=data.factors, factor_names=names,
+                             exclude=exclude, seed=seed)
+        terms = elbo_decomposition(vae, data, num_samples=num_samples,
+                                   max_components=max_components, seed=seed,
+                                   progress=progress, posterior=post)
     result = {
         "mig": paper.as_dict(),
         "mig_histogram": hist.as_dict(),

@@ -2,10 +2,12 @@
 
 import csv
 import dataclasses
+import json
 from pathlib import Path
 
 from ..viz import plot_sweep
 from .build import make_dataset
+from .config import RunError
 from .evaluate import evaluate
 from .folder import RunFolder, fs_errors, write_json
 from .training import train
@@ -70,10 +72,6 @@ def sweep(base, out_dir, betas=(1.0, 4.0, 6.0), seeds=(0,), objectives=("tcvae",
 
 
 def _read_json(path):
-    import json
-
-    from .config import RunError
-
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError) as e:
