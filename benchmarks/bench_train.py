@@ -36,6 +36,7 @@ images, evaluated in fp32.
 
 import argparse
 import contextlib
+import itertools
 import json
 import math
 import random
@@ -99,15 +100,20 @@ class Lean:
         return float(loss.detach())
 
 
+_NAMES = itertools.count()
+
+
 class Library:
     """(b): the training path of ``pyro-tcvae train`` (one SVI step per call)."""
 
     def __init__(self, data, B, precision, seed=0, plain_pyro=False):
         self.config = TrainConfig(dataset="dsprites", beta=BETA, batch_size=B, lr=LR,
                                   z_dim=Z_DIM, precision=precision, seed=seed).validate()
-        pyro.clear_param_store()
         pyro.set_rng_seed(seed)
         self.vae = make_model(self.config, data.image_shape, len(data))
+        # one name per model in Pyro's param store: runners of one name would step
+        # each other's parameters
+        self.vae.name = f"vae{next(_NAMES)}"
         self.svi, self.elbo = make_svi(self.config, self.vae, len(data))
         self.validate = True      # the first step is validated, as in the training loop
         self.plain_pyro = plain_pyro

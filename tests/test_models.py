@@ -145,7 +145,7 @@ def test_wrong_support_and_shapes_give_clear_errors():
     grey = torch.rand(4, 64, 64)
     with pytest.raises(ValueError, match="grey levels.*continuous_bernoulli"):
         vae.model(grey, torch.arange(4))
-    cb = VAE(x_shape=(64, 64), z_dim=4, likelihood="continuous_bernoulli")
+    cb = VAE(x_shape=(64, 64), z_dim=4, likelihood="continuous_bernoulli", name="cb")
     with pytest.raises(ValueError, match=r"in \[0, 1\].*divide 0..255 images by 255"):
         cb.model(x255)
     cb.model(grey)  # grey levels are fine for the continuous Bernoulli
@@ -180,3 +180,28 @@ def test_readme_custom_prior_runs():
     assert vae.prior.locs.grad is not None and vae.prior.locs.grad.abs().sum() > 0
     xs, z = vae.sample(4)
     assert xs.shape == (4, 64, 64)
+
+
+def test_two_vaes_of_one_name_are_refused_instead_of_stepping_each_others_parameters():
+    from pyro.infer import SVI
+
+    from pyro_tcvae import TraceTC_ELBO
+    from pyro_tcvae.optim import Adam
+
+    def make(name="vae"):
+        return VAE(x_shape=(12,), z_dim=2, arch="small_mlp", likelihood="gaussian",
+                   dataset_size=100, name=name)
+
+    def step(vae):
+        before = [p.detach().clone() for p in vae.parameters()]
+        SVI(vae.model, vae.guide, Adam(lr=1e-2), loss=TraceTC_ELBO()).step(
+            torch.randn(16, 12), torch.arange(16))
+        return all(not torch.equal(a, b) for a, b in zip(before, vae.parameters()))
+
+    first = make()
+    assert step(first)
+    with pytest.raises(ValueError, match="other parameters under the name 'vae'.*own name="):
+        step(make())
+    assert step(make(name="second"))  # its own name: it trains its own parameters
+    pyro.clear_param_store()
+    assert step(make())

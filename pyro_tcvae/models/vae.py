@@ -17,6 +17,7 @@ import pyro
 import torch
 import torch.nn as nn
 from pyro.infer.util import is_validation_enabled
+from pyro.params import param_with_module_name
 
 from .latents import make_latent
 from .likelihoods import make_likelihood
@@ -87,8 +88,32 @@ class VAE(nn.Module):
         self.encoder, self.decoder = encoder, decoder
         self.dataset_size = None if dataset_size is None else int(dataset_size)
         self.name = name
+        self._registered = False
 
     # ------------------------------------------------------------------ Pyro programs
+    def _register(self):
+        """``pyro.module(self.name, self)``; the first time (and after ``.to()``), check
+        that Pyro's param store holds this VAE's own parameters under its name: a store
+        that holds another module's (two VAEs of one name, or a VAE moved to another
+        device after a step) would have SVI step those instead, silently."""
+        pyro.module(self.name, self)
+        if self._registered:
+            return
+        store = dict(pyro.get_param_store().named_parameters())
+        for name, param in self.named_parameters():
+            held = store.get(param_with_module_name(self.name, name))
+            if held is not None and held is not param:
+                raise ValueError(
+                    f"Pyro's param store holds other parameters under the name "
+                    f"{self.name!r} (another VAE of that name, or this one before it was "
+                    f"moved to another device): give each VAE its own name= in one process, "
+                    f"or call pyro.clear_param_store() before training a new one.")
+        self._registered = True
+
+    def _apply(self, fn, *args, **kwargs):
+        self._registered = False  # .to() / .cuda() may replace the parameters
+        return super()._apply(fn, *args, **kwargs)
+
     def _plate(self, x, idx):
         B = x.shape[0]
         if idx is None:
@@ -113,9 +138,10 @@ class VAE(nn.Module):
 
     def model(self, x, idx=None):
         """p(x, z) = p(z) p(x | z), z inside the subsampled data plate."""
-        pyro.module(self.name, self)
         self._check_x(x)
-        with self._plate(x, idx):
+        plate = self._plate(x, idx)
+        self._register()
+        with plate:
             z = pyro.sample("z", self.prior.distribution(x))
             raw = self._run(self.decoder, z)
             pyro.sample("x", self.likelihood.distribution(raw, self.x_shape), obs=x)
@@ -123,9 +149,10 @@ class VAE(nn.Module):
     def guide(self, x, idx=None):
         """q(z | x), amortized by the encoder, inside the same plate.  The data is
         checked here, before the encoder sees it (SVI runs the guide first)."""
-        pyro.module(self.name, self)
         self._check_x(x)
-        with self._plate(x, idx):
+        plate = self._plate(x, idx)
+        self._register()
+        with plate:
             pyro.sample("z", self.encode(x).to_event(1))
 
     # ------------------------------------------------------------------ helpers
