@@ -182,6 +182,23 @@ def test_readme_custom_prior_runs():
     assert xs.shape == (4, 64, 64)
 
 
+def test_readme_ready_vae_runs_as_written(dsprites_cache, monkeypatch, tmp_path):
+    import re
+    from pathlib import Path
+
+    monkeypatch.setenv("PYRO_TCVAE_CACHE", str(dsprites_cache[0]))
+    monkeypatch.delenv("PYRO_TCVAE_DSPRITES", raising=False)
+    monkeypatch.chdir(tmp_path)  # it writes vae.pt
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    block = [b for b in re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+             if "VAE.load(" in b]
+    assert block
+    ns = {}
+    exec(compile(block[0], "README.md", "exec"), ns)
+    q = ns["q"]
+    assert tuple(q.batch_shape) == (8, 10) and (tmp_path / "vae.pt").is_file()
+
+
 def test_two_vaes_of_one_name_are_refused_instead_of_stepping_each_others_parameters():
     from pyro.infer import SVI
 

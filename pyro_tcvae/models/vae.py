@@ -88,30 +88,42 @@ class VAE(nn.Module):
         self.encoder, self.decoder = encoder, decoder
         self.dataset_size = None if dataset_size is None else int(dataset_size)
         self.name = name
-        self._registered = False
+        self._params_key = None  # see _register
 
     # ------------------------------------------------------------------ Pyro programs
-    def _register(self):
-        """``pyro.module(self.name, self)``; the first time (and after ``.to()``), check
-        that Pyro's param store holds this VAE's own parameters under its name: a store
-        that holds another module's (two VAEs of one name, or a VAE moved to another
-        device after a step) would have SVI step those instead, silently."""
-        pyro.module(self.name, self)
-        if self._registered:
-            return
-        store = dict(pyro.get_param_store().named_parameters())
-        for name, param in self.named_parameters():
-            held = store.get(param_with_module_name(self.name, name))
-            if held is not None and held is not param:
-                raise ValueError(
-                    f"Pyro's param store holds other parameters under the name "
-                    f"{self.name!r} (another VAE of that name, or this one before it was "
-                    f"moved to another device): give each VAE its own name= in one process, "
-                    f"or call pyro.clear_param_store() before training a new one.")
-        self._registered = True
+    def _register(self, program):
+        """Register in Pyro's param store the parameters that ``program`` ("model" or
+        "guide") uses, under the names ``pyro.module(self.name, self)`` gives them: the
+        guide the encoder's, the model the rest (decoder, prior, likelihood).
+
+        The list is made once (again after ``.to()``, a new name, or a replaced part),
+        which spares a walk over every submodule at each call; when it is made, the
+        store is checked to hold this VAE's own parameters under its name: a store
+        holding another module's (two VAEs of one name in a process, or this VAE before
+        it moved to another device) would have SVI step those instead, silently.
+        """
+        key = (self.name, *(id(m) for m in self._modules.values()))
+        if self._params_key != key:
+            parts = {"guide": [], "model": []}
+            store = dict(pyro.get_param_store().named_parameters())
+            for name, param in self.named_parameters():
+                if not param.requires_grad:
+                    continue
+                full = param_with_module_name(self.name, name)
+                held = store.get(full)
+                if held is not None and held is not param:
+                    raise ValueError(
+                        f"Pyro's param store holds other parameters under the name "
+                        f"{self.name!r} (another VAE of that name, or this one before it was "
+                        f"moved to another device): give each VAE its own name= in one "
+                        f"process, or call pyro.clear_param_store() before training a new one.")
+                parts["guide" if name.startswith("encoder.") else "model"].append((full, param))
+            self._params, self._params_key = parts, key
+        for full, param in self._params[program]:
+            pyro.param(full, param)
 
     def _apply(self, fn, *args, **kwargs):
-        self._registered = False  # .to() / .cuda() may replace the parameters
+        self._params_key = None  # .to() / .cuda() may replace the parameters
         return super()._apply(fn, *args, **kwargs)
 
     def _plate(self, x, idx):
@@ -140,7 +152,7 @@ class VAE(nn.Module):
         """p(x, z) = p(z) p(x | z), z inside the subsampled data plate."""
         self._check_x(x)
         plate = self._plate(x, idx)
-        self._register()
+        self._register("model")
         with plate:
             z = pyro.sample("z", self.prior.distribution(x))
             raw = self._run(self.decoder, z)
@@ -151,7 +163,7 @@ class VAE(nn.Module):
         checked here, before the encoder sees it (SVI runs the guide first)."""
         self._check_x(x)
         plate = self._plate(x, idx)
-        self._register()
+        self._register("guide")
         with plate:
             pyro.sample("z", self.encode(x).to_event(1))
 
