@@ -27,8 +27,10 @@ def _default_text(f):
         parts = []
         for ds, entry in DATASETS.items():
             d = entry.defaults
-            if f.name == "steps":
-                value = f"{d['steps']} steps" if d.get("steps") else f"{d['epochs']:g} epoch" + ("s" if d["epochs"] != 1 else "")
+            if f.name == "steps" and d.get("steps"):
+                value = f"{d['steps']} steps"
+            elif f.name == "steps":
+                value = f"{d['epochs']:g} epoch{'s' if d['epochs'] != 1 else ''}"
             else:
                 value = f"{d[f.name]:g}" if isinstance(d[f.name], float) else f"{d[f.name]}"
             parts.append(f"{ds} {value}" + (" (the built-in run)" if ds == BUILTIN_DATASET else ""))

@@ -266,9 +266,10 @@ class _TCMixin:
             name = type(self).__name__
             site = _nonfinite_site(traces)
             _raise_if_nonfinite_args(name, args, kwargs, None, site)
+            where = f": {site}" if site else ""
             raise ValueError(
-                f"{name}: the loss is not finite ({value})" + (f": {site}" if site else "") +
-                f"; terms of this step: {self.last_terms}. Usual causes: a learning rate too high, posterior scales "
+                f"{name}: the loss is not finite ({value}){where}; terms of this step: "
+                f"{self.last_terms}. Usual causes: a learning rate too high, posterior scales "
                 f"that reach 0 or inf (parameterize them as softplus(h) + 1e-4 or exp of a "
                 f"clamped value), or data outside the likelihood's support (e.g. 0..255 "
                 f"images given to a Bernoulli likelihood: scale them to [0, 1])."
@@ -332,7 +333,8 @@ def _raise_if_nonfinite_args(name, args, kwargs, error=None, site=None):
     if not found:
         return
     detail = f" ({site})" if site else ""
-    cause = "" if error is None else f" (The step failed with: {str(error).splitlines()[0][:120]})"
+    first = str(error).splitlines()[0][:120] if error is not None else ""
+    cause = f" (The step failed with: {first})" if first else ""
     raise ValueError(f"{name}: the data given to the model and guide is not finite: "
                      f"{'; '.join(found)}{detail}. Remove or repair those items.{cause}"
                      ) from error

@@ -190,7 +190,8 @@ class RunFolder:
         removed = []
         for p in self.path.iterdir():
             m = _TMP.match(p.name)
-            if m and p.is_file() and (int(m.group(1)) == os.getpid() or not _alive(int(m.group(1)))):
+            pid = int(m.group(1)) if m else None
+            if pid is not None and p.is_file() and (pid == os.getpid() or not _alive(pid)):
                 p.unlink(missing_ok=True)
                 removed.append(p.name)
         return removed
