@@ -13,6 +13,11 @@ from pathlib import Path
 from .runs import CHOICES, DATASETS, OBJECTIVES, RunError, RunFolder, TrainConfig
 from .runs.config import field_type
 from .runs.registry import BUILTIN_DATASET
+from .runs.sweep import DEFAULT_GRID
+
+#: The sweep's value lists: flag -> the hyperparameter they set.
+SWEEP_VALUES = {"--betas": "beta", "--gammas": "gamma", "--capacities": "capacity",
+                "--lambdas": "lambda_od"}
 
 
 def _flag(name):
@@ -21,6 +26,8 @@ def _flag(name):
 
 def _default_text(f):
     """The default of an option as the help shows it."""
+    if f.metadata["objective_default"]:
+        return _default_text_objective(f)
     if f.metadata["dataset_default"]:
         if f.name == "epochs":
             return "default: see --steps"
@@ -56,6 +63,11 @@ def given_options(args):
     """The configuration options given on the command line (not their defaults)."""
     return {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
             if f.metadata["cli"] and getattr(args, f.name, None) is not None}
+
+
+def _default_text_objective(f):
+    parts = [f"{o} {e.defaults[f.name]:g}" for o, e in OBJECTIVES.items() if f.name in e.defaults]
+    return "default per objective: " + ", ".join(parts)
 
 
 def _builtin_description():
@@ -101,8 +113,11 @@ def build_parser():
                                      "table and MIG-vs-beta / TC-vs-MIG plots")
     add_config_options(p)
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--betas", type=float, nargs="+", default=[1.0, 4.0, 6.0],
-                   help="default 1 4 6")
+    for flag, option in SWEEP_VALUES.items():
+        objectives = [o for o, e in OBJECTIVES.items() if e.options[:1] == (option,)]
+        shown = " ".join(f"{v:g}" for v in DEFAULT_GRID[objectives[0]])
+        p.add_argument(flag, type=float, nargs="+", default=None,
+                       help=f"values of {option} for {', '.join(objectives)} (default {shown})")
     p.add_argument("--seeds", type=int, nargs="+", default=[0], help="default 0")
     p.add_argument("--objectives", nargs="+", default=["tcvae"], choices=tuple(OBJECTIVES),
                    help="default tcvae")
@@ -129,7 +144,9 @@ def _config(args, echo):
 
 
 def _default_out(cfg):
-    return Path("runs") / f"{cfg.dataset}-{cfg.objective}-beta{cfg.beta:g}-seed{cfg.seed}"
+    name, value = cfg.hyperparameter()
+    setting = "" if name is None else f"-{name}{value:g}"
+    return Path("runs") / f"{cfg.dataset}-{cfg.objective}{setting}-seed{cfg.seed}"
 
 
 def _train(args):
@@ -138,8 +155,10 @@ def _train(args):
     cfg = _config(args, print)
     out = args.out or _default_out(cfg)
     length = f"{cfg.steps} steps" if cfg.steps else f"{cfg.epochs:g} epoch(s)"
-    print(f"training in {out}: {cfg.objective}, beta {cfg.beta:g}, {cfg.dataset}, {length} "
-          f"of batch {cfg.batch_size}")
+    name, value = cfg.hyperparameter()
+    setting = "" if name is None else f", {name} {value:g}"
+    print(f"training in {out}: {cfg.objective}{setting}, {cfg.dataset}, {length} of batch "
+          f"{cfg.batch_size}")
     run = train(cfg, out, resume=args.resume, progress=not args.quiet)
     if run["interrupted"]:
         return 130
@@ -160,11 +179,17 @@ def _train(args):
 def _sweep(args):
     from .runs import format_rows, sweep
 
-    rows = sweep(_config(args, print), args.out, betas=args.betas, seeds=args.seeds,
-                 objectives=args.objectives, num_samples=args.num_samples,
+    base = _config(args, print)
+    grid = {}
+    for objective in args.objectives:
+        options = OBJECTIVES[objective].options
+        flag = next((f for f, o in SWEEP_VALUES.items() if options[:1] == (o,)), None)
+        given = getattr(args, flag[2:]) if flag else None
+        grid[objective] = given or DEFAULT_GRID[objective]
+    rows = sweep(base, args.out, grid=grid, seeds=args.seeds, num_samples=args.num_samples,
                  progress=not args.quiet)
     print(format_rows(rows))
-    print(f"plots: {args.out / 'mig_vs_beta.png'}, {args.out / 'tc_vs_mig.png'}")
+    print(f"plots: {args.out / 'mig_vs_hyperparameter.png'}, {args.out / 'tc_vs_mig.png'}")
     return 0
 
 

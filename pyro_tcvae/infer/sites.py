@@ -193,6 +193,21 @@ class SiteView:
             self._canonical(self.base.scale.expand(shape)),
         )
 
+    def moment(self, which, purpose):
+        """The posterior's ``"mean"`` or ``"variance"`` per datapoint and dimension,
+        [R, B, D]; a ValueError naming ``purpose`` when the family has no finite one."""
+        try:
+            value = getattr(self.base, which)
+        except NotImplementedError:
+            value = None
+        if value is None or not bool(torch.isfinite(value).all()):
+            raise ValueError(
+                f"{purpose} needs the {which} of q(z|x) at site {self.name!r}, and "
+                f"{type(self.base).__name__} has no finite {which}: use a Normal or Laplace "
+                f"posterior" + (" (or DIP-VAE-I, which needs only the mean)."
+                                if which == "variance" else "."))
+        return self._canonical(value.expand(self.guide_site["value"].shape))
+
     def pairwise(self, i0, i1):
         """log q(z_id | x_j) for samples i in i0:i1 and every datapoint j, [R, c, B, D]."""
         value = self.guide_site["value"]

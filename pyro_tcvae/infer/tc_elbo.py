@@ -179,8 +179,7 @@ class _TCMixin:
         B = views[0].B
         N = self._resolve_dataset_size(frame, B)
         log_w_diag, log_w_off = log_importance_weights(self.estimator, B, N)
-        weighted = (self.alpha, self.beta, self.gamma) != (1.0, 1.0, 1.0)
-        with torch.set_grad_enabled(torch.is_grad_enabled() and weighted):
+        with torch.set_grad_enabled(torch.is_grad_enabled() and self._mixture_grad()):
             log_qz, log_prod_qz = self._log_mixture_terms(views, log_w_diag, log_w_off)
         log_q_cond = sum(v.per_datapoint(v.guide_site["unscaled_log_prob"],
                                          len(v.guide_site["fn"].event_shape)) for v in views)
@@ -201,15 +200,34 @@ class _TCMixin:
                     f"scales or masks; the TC across them needs one weight per datapoint. "
                     f"Apply poutine.scale / poutine.mask to all local latents alike."
                 )
-        if weighted:
-            per_point = (self.alpha - 1) * mi + (self.beta - 1) * tc + (self.gamma - 1) * dwkl
-            if mask is not None:
-                per_point = per_point * mask
-            correction = (scale * per_point).sum()
-        else:
-            correction = torch.zeros((), dtype=mi.dtype, device=mi.device)
         terms = self._report(model_trace, guide_trace, frame, N, mi, tc, dwkl, mask)
+        correction, extra = self._penalty(views, mi, tc, dwkl, scale, mask)
+        terms.update(extra)
+        terms["objective"] = self._objective(terms)
         return correction, terms
+
+    # ------------------------------------------------------------------ the objective
+    # Subclasses change these three to weigh other penalties on the same decomposition.
+    def _mixture_grad(self):
+        """Whether the objective differentiates through log q(z) (the mixture kernel)."""
+        return (self.alpha, self.beta, self.gamma) != (1.0, 1.0, 1.0)
+
+    def _penalty(self, views, mi, tc, dwkl, scale, mask):
+        """(correction added to the base loss, a scalar tensor; extra terms, floats).
+
+        beta-TCVAE: ``[(alpha - 1) MI + (beta - 1) TC + (gamma - 1) dwKL] * scale`` per
+        datapoint, summed."""
+        if not self._mixture_grad():
+            return torch.zeros((), dtype=mi.dtype, device=mi.device), {}
+        per_point = (self.alpha - 1) * mi + (self.beta - 1) * tc + (self.gamma - 1) * dwkl
+        if mask is not None:
+            per_point = per_point * mask
+        return (scale * per_point).sum(), {}
+
+    def _objective(self, t):
+        """The objective per datapoint (float) from the step's terms."""
+        return (t["log_likelihood"] - self.alpha * t["mi"] - self.beta * t["tc"]
+                - self.gamma * t["dwkl"] - t["kl_global"])
 
     def _report(self, model_trace, guide_trace, frame, N, mi, tc, dwkl, mask):
         """Per-datapoint terms in nats (floats), every constant kept."""
@@ -241,9 +259,6 @@ class _TCMixin:
         t["kl"] = t["mi"] + t["tc"] + t["dwkl"]
         t["kl_global"] = kl_global
         t["elbo"] = ll - t["kl"] - kl_global
-        t["objective"] = (
-            ll - self.alpha * t["mi"] - self.beta * t["tc"] - self.gamma * t["dwkl"] - kl_global
-        )
         return t
 
     # ------------------------------------------------------------------ ELBO API
@@ -259,7 +274,7 @@ class _TCMixin:
         traces, self._last_traces = self._last_traces, None
         self._particle_terms = []
         if terms:
-            self.last_terms = {k: sum(t[k] for t in terms) / len(terms) for k in TERM_NAMES}
+            self.last_terms = {k: sum(t[k] for t in terms) / len(terms) for k in terms[0]}
             self.last_terms["loss"] = torch_item(loss)
         value = torch_item(loss)
         if not math.isfinite(value):

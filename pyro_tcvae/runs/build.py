@@ -7,12 +7,11 @@ configuration means the same thing everywhere.
 import pyro
 from pyro.infer import SVI
 
-from ..infer import TraceTC_ELBO
 from ..models import VAE
 from ..optim import Adam
 from .config import RunError
 from .folder import RunFolder, describe_os_error
-from .registry import DATASETS
+from .registry import DATASETS, OBJECTIVES
 
 
 def make_dataset(config, progress=True):
@@ -35,13 +34,16 @@ def make_model(config, x_shape, dataset_size):
                precision=config.precision)
 
 
-def make_svi(config, vae, dataset_size):
+def make_svi(config, vae, dataset_size, total_steps=None):
     """(svi, elbo): ``pyro.infer.SVI`` with the configured objective and Adam.
 
-    The ELBO is told the dataset size, so a batch of the whole dataset is no
-    special case."""
-    elbo = TraceTC_ELBO(*config.weights(0), estimator=config.estimator,
-                        dataset_size=dataset_size)
+    The objective is told the dataset size, so a batch of the whole dataset is no
+    special case; ``total_steps`` is the run's length (AnnealedVAE's default schedule).
+    A FactorVAE discriminator is made on the VAE's device."""
+    elbo = OBJECTIVES[config.objective].make(config, dataset_size, vae.z_dim, total_steps)
+    discriminator = getattr(elbo, "discriminator", None)
+    if discriminator is not None:
+        discriminator.to(next(vae.parameters()).device)
     optim = Adam(lr=config.lr, fused=None if config.fused else False)
     return SVI(vae.model, vae.guide, optim, loss=elbo), elbo
 

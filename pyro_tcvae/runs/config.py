@@ -17,18 +17,20 @@ import typing
 
 import torch
 
-from .registry import CHOICES, DATASETS, OBJECTIVES
+from .registry import CHOICES, DATASETS, OBJECTIVES, TC_WEIGHTS
 
 
 class RunError(ValueError):
     """A user-facing problem with a run folder, a checkpoint or a configuration."""
 
 
-def option(default, help, *, cli=True, dataset_default=False):
+def option(default, help, *, cli=True, dataset_default=False, objective_default=False):
     """A configuration field: ``help`` for the command line, ``cli=False`` for options
-    of the API only, ``dataset_default=True`` when None means "the dataset's value"."""
+    of the API only, ``dataset_default=True`` when None means "the dataset's value",
+    ``objective_default=True`` when None means "the objective's value"."""
     return dataclasses.field(default=default, metadata={
-        "help": help, "cli": cli, "dataset_default": dataset_default})
+        "help": help, "cli": cli, "dataset_default": dataset_default,
+        "objective_default": objective_default})
 
 
 @dataclasses.dataclass
@@ -46,9 +48,27 @@ class TrainConfig:
     dsprites_path: typing.Optional[str] = option(
         None, "the dSprites .npz file (implies --dataset dsprites; default: look for it in "
               "$PYRO_TCVAE_DSPRITES and the cache folder, else render the set)")
-    objective: str = option("tcvae", "tcvae: weigh the total correlation by beta; beta-vae: "
-                                     "the whole KL; vae: the plain ELBO")
-    beta: float = option(6.0, "the objective's weight, >= 0")
+    objective: str = option("tcvae", "tcvae / beta-vae: the total correlation / the whole KL "
+                                     "weighed by --beta; vae: the plain ELBO; factorvae: a "
+                                     "discriminator's TC weighed by --gamma; annealed: --gamma "
+                                     "|KL - C| with C raised to --capacity; dip-i / dip-ii: "
+                                     "covariance penalties --lambda-od, --lambda-d")
+    beta: typing.Optional[float] = option(None, "weight of tcvae and beta-vae, >= 0",
+                                          objective_default=True)
+    gamma: typing.Optional[float] = option(None, "weight of factorvae's TC estimate or of "
+                                                 "annealed's |KL - C|, >= 0",
+                                           objective_default=True)
+    capacity: typing.Optional[float] = option(None, "annealed: the capacity C_max in nats",
+                                              objective_default=True)
+    capacity_steps: typing.Optional[int] = option(
+        None, "annealed: steps over which C rises linearly to C_max (default: the whole "
+              "run)")
+    lambda_od: typing.Optional[float] = option(None, "dip-i / dip-ii: weight of the "
+                                                     "off-diagonal covariances",
+                                               objective_default=True)
+    lambda_d: typing.Optional[float] = option(None, "dip-i / dip-ii: weight of the diagonal "
+                                                    "(default 10 x lambda_od for dip-i, "
+                                                    "lambda_od for dip-ii)")
     estimator: str = option("mss", "minibatch estimator of log q(z): stratified (mss) or "
                                    "weighted (mws) sampling")
     arch: typing.Optional[str] = option(None, "the encoder and decoder networks",
@@ -93,7 +113,27 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and value not in names:
                 raise RunError(f"{name} must be one of {', '.join(names)}; got {value!r}")
+        entry = OBJECTIVES[self.objective]
+        for name in OBJECTIVE_OPTIONS:
+            if getattr(self, name) is not None and name not in entry.options:
+                readers = [o for o, e in OBJECTIVES.items() if name in e.options]
+                raise RunError(f"{name} is not an option of the objective {self.objective!r} "
+                               f"(it is one of {', '.join(readers)}): drop it, or choose "
+                               f"that objective")
+        if self.warmup and self.objective not in TC_WEIGHTS:
+            raise RunError(f"warmup raises beta, which {self.objective!r} does not have: "
+                           f"drop --warmup")
         c = self.resolved()
+        for name in ("gamma", "capacity", "lambda_od", "lambda_d"):
+            v = getattr(c, name)
+            if v is not None and not (v >= 0 and math.isfinite(v)):
+                raise RunError(f"{name} must be a finite number >= 0, got {v}")
+        if c.capacity_steps is not None and c.capacity_steps < 1:
+            raise RunError(f"capacity_steps must be >= 1, got {c.capacity_steps}")
+        if c.objective in ("dip-i", "dip-ii") and c.latent == "relaxed_bernoulli":
+            raise RunError(f"{c.objective} needs the mean{' and variance' if c.objective == 'dip-ii' else ''} "
+                           f"of q(z|x), which the relaxed Bernoulli has not in closed form: use "
+                           f"--latent normal or laplace")
         for name, lo in (("batch_size", 1), ("z_dim", 1), ("log_every", 1),
                          ("checkpoint_every", 1), ("mig_items", 2), ("seed", 0),
                          ("warmup", 0), ("threads", 0)):
@@ -107,13 +147,16 @@ class TrainConfig:
             raise RunError(f"lr must be a positive number, got {c.lr}")
         for name in ("beta", "beta_start"):
             v = getattr(c, name)
-            if not (v >= 0 and math.isfinite(v)):
+            if v is not None and not (v >= 0 and math.isfinite(v)):
                 raise RunError(f"{name} must be a finite number >= 0, got {v} (a negative "
                                f"weight rewards the term it should penalize)")
         if not (c.mig_every >= 0 and math.isfinite(c.mig_every)):
             raise RunError(f"mig_every must be >= 0 minutes, got {c.mig_every}")
         if c.estimator == "mss" and c.batch_size < 2:
             raise RunError("the 'mss' estimator needs batch_size >= 2")
+        if c.objective == "factorvae" and c.batch_size < 2:
+            raise RunError("factorvae permutes each latent dimension across the batch: it "
+                           "needs batch_size >= 2")
         entry = DATASETS[c.dataset]
         if c.arch == "conv" and tuple(entry.image_shape) != (64, 64):
             raise RunError(f"arch 'conv' is for 64x64 images, but {c.dataset} has "
@@ -135,15 +178,35 @@ class TrainConfig:
                 fill[f.name] = defaults.get(f.name)
         if self.steps is None and self.epochs is None:
             fill["steps"], fill["epochs"] = defaults.get("steps"), defaults.get("epochs")
+        if self.objective in OBJECTIVES:
+            for name, value in OBJECTIVES[self.objective].defaults.items():
+                if getattr(self, name) is None:
+                    fill[name] = value
         return dataclasses.replace(self, **fill)
 
     # ------------------------------------------------------------------ use
     def weights(self, step):
-        """(alpha, beta, gamma) at a step, with the warm-up applied."""
-        b = self.beta
+        """(alpha, beta, gamma) of the TC decomposition at a step, with the warm-up
+        applied ((1, 1, 1) for objectives that do not weigh it)."""
+        if self.objective not in TC_WEIGHTS:
+            return 1.0, 1.0, 1.0
+        b = OBJECTIVES[self.objective].defaults["beta"] if self.beta is None else self.beta
         if self.warmup > 0:
-            b = self.beta_start + (self.beta - self.beta_start) * min(1.0, step / self.warmup)
-        return OBJECTIVES[self.objective](b)
+            b = self.beta_start + (b - self.beta_start) * min(1.0, step / self.warmup)
+        return TC_WEIGHTS[self.objective](b)
+
+    def hyperparameter(self):
+        """(name, value) of the objective's main hyperparameter (the one a sweep varies),
+        or (None, None) for the plain VAE."""
+        options = OBJECTIVES[self.objective].options
+        if not options:
+            return None, None
+        return options[0], getattr(self.resolved(), options[0])
+
+    def label(self):
+        """A short name of the run's objective and setting: "tcvae_beta6", "vae"."""
+        name, value = self.hyperparameter()
+        return self.objective if name is None else f"{self.objective}_{name}{value:g}"
 
     def total_steps(self, batches_per_epoch):
         """The run's length in steps (``steps``, else ``epochs`` of batches)."""
@@ -156,12 +219,26 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d):
-        """A validated configuration from a dict (``config.json``); keys missing from
-        older runs take their defaults."""
-        unknown = sorted(set(d) - {f.name for f in dataclasses.fields(cls)})
-        if unknown:
-            raise RunError(f"unknown configuration keys {unknown}")
-        return cls(**d).validate()
+        """A validated configuration from a dict (``config.json``)."""
+        return cls(**saved_options(d)).validate()
+
+
+#: Options that only some objectives read (see :data:`~.registry.OBJECTIVES`).
+OBJECTIVE_OPTIONS = ("beta", "gamma", "capacity", "capacity_steps", "lambda_od", "lambda_d")
+
+
+def saved_options(d):
+    """A saved configuration dict as today's options: keys missing from older runs take
+    their defaults, and an objective option that older versions saved for an objective
+    that does not read it (beta for the plain VAE) is dropped."""
+    unknown = sorted(set(d) - {f.name for f in dataclasses.fields(TrainConfig)})
+    if unknown:
+        raise RunError(f"unknown configuration keys {unknown}")
+    d = {**TrainConfig().to_dict(), **d}
+    entry = OBJECTIVES.get(d["objective"])
+    if entry is not None:
+        d.update({k: None for k in OBJECTIVE_OPTIONS if k not in entry.options})
+    return d
 
 
 #: Options that may differ when a run is resumed; everything else must match.

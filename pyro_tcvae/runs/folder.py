@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from .config import RESUMABLE, RunError, TrainConfig
+from .config import RESUMABLE, RunError, TrainConfig, saved_options
 
 CHECKPOINT_MAGIC = b"pyro_tcvae.checkpoint/2\n"
 LEGACY_CHECKPOINT_FORMAT = "pyro_tcvae.checkpoint/1"  # a plain torch.save, no checksum
@@ -220,7 +220,7 @@ class RunFolder:
                            f"--resume)")
         state = read_checkpoint(path)
         if config is not None:
-            saved = {**TrainConfig().to_dict(), **state["config"]}  # older runs lack new keys
+            saved = saved_options(state["config"])  # older runs lack new keys
             now = config.to_dict()
             differ = sorted(k for k in now if k not in RESUMABLE and now[k] != saved.get(k))
             if differ:

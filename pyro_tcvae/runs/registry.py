@@ -9,6 +9,8 @@ import dataclasses
 from typing import Callable
 
 from ..data import DSprites, NonlinearFactors, SmallSprites
+from ..infer import (TraceAnnealedVAE_ELBO, TraceDIPVAE_ELBO, TraceFactorVAE_ELBO, TraceTC_ELBO,
+                     discriminator_mlp)
 from ..models.latents import LATENTS
 from ..models.likelihoods import LIKELIHOODS
 from ..models.nets import ARCHS
@@ -66,11 +68,94 @@ DATASETS = {
 #: The dataset that ``pyro-tcvae train`` with no options trains on.
 BUILTIN_DATASET = "small_sprites"
 
-#: Objective name -> (alpha, beta, gamma) as a function of the configured beta.
+@dataclasses.dataclass(frozen=True)
+class ObjectiveEntry:
+    """An objective a run can train with.
+
+    Attributes
+    ----------
+    make : callable (config, dataset_size, z_dim, total_steps) -> a Pyro ELBO
+    at_step : callable (elbo, config, step) -> None
+        Sets what changes during the run (beta's warm-up, AnnealedVAE's capacity).
+    options : tuple of str
+        The configuration options the objective reads; the first is the one a sweep
+        varies and a run's name shows (none for the plain VAE).
+    defaults : dict
+        Values of those options that the configuration leaves unset (None).
+    batches_per_step : int
+        Batches one training step uses (FactorVAE: two, as Kim & Mnih).
+    about : str
+    """
+
+    make: Callable
+    at_step: Callable
+    options: tuple
+    defaults: dict
+    batches_per_step: int = 1
+    about: str = ""
+
+
+def _set_weights(elbo, config, step):
+    elbo.alpha, elbo.beta, elbo.gamma = config.weights(step)
+
+
+def _tc_family(config, dataset_size, z_dim, total_steps):
+    return TraceTC_ELBO(*config.weights(0), estimator=config.estimator,
+                        dataset_size=dataset_size)
+
+
+def _factorvae(config, dataset_size, z_dim, total_steps):
+    return TraceFactorVAE_ELBO(gamma=config.gamma, discriminator=discriminator_mlp(z_dim),
+                               estimator=config.estimator, dataset_size=dataset_size)
+
+
+def _annealed(config, dataset_size, z_dim, total_steps):
+    return TraceAnnealedVAE_ELBO(gamma=config.gamma, capacity=config.capacity,
+                                 capacity_steps=config.capacity_steps or total_steps,
+                                 estimator=config.estimator, dataset_size=dataset_size)
+
+
+def _set_capacity_step(elbo, config, step):
+    elbo.step = step
+
+
+def _dip(kind):
+    def make(config, dataset_size, z_dim, total_steps):
+        return TraceDIPVAE_ELBO(lambda_od=config.lambda_od, lambda_d=config.lambda_d,
+                                kind=kind, estimator=config.estimator,
+                                dataset_size=dataset_size)
+    return make
+
+
+def _nothing(elbo, config, step):
+    pass
+
+
+#: Objective name -> how to make it and what it reads from the configuration.
 OBJECTIVES = {
+    "tcvae": ObjectiveEntry(_tc_family, _set_weights, ("beta",), {"beta": 6.0},
+                            about="beta-TCVAE: the total correlation weighed by beta"),
+    "beta-vae": ObjectiveEntry(_tc_family, _set_weights, ("beta",), {"beta": 6.0},
+                               about="beta-VAE: the whole KL weighed by beta"),
+    "vae": ObjectiveEntry(_tc_family, _nothing, (), {}, about="the plain ELBO"),
+    "factorvae": ObjectiveEntry(_factorvae, _nothing, ("gamma",), {"gamma": 35.0},
+                                batches_per_step=2,
+                                about="FactorVAE: a discriminator's TC estimate weighed by gamma"),
+    "annealed": ObjectiveEntry(_annealed, _set_capacity_step,
+                               ("capacity", "gamma", "capacity_steps"),
+                               {"capacity": 25.0, "gamma": 1000.0},
+                               about="AnnealedVAE: gamma |KL - C|, C raised to --capacity"),
+    "dip-i": ObjectiveEntry(_dip("i"), _nothing, ("lambda_od", "lambda_d"), {"lambda_od": 10.0},
+                            about="DIP-VAE-I: the covariance of the encoder means"),
+    "dip-ii": ObjectiveEntry(_dip("ii"), _nothing, ("lambda_od", "lambda_d"),
+                             {"lambda_od": 10.0},
+                             about="DIP-VAE-II: the covariance of the aggregate posterior"),
+}
+
+#: (alpha, beta, gamma) of the TC-decomposed objectives as a function of beta.
+TC_WEIGHTS = {
     "tcvae": lambda b: (1.0, b, 1.0),       # beta-TCVAE: only the total correlation
     "beta-vae": lambda b: (b, b, b),        # beta-VAE: the whole KL term
-    "vae": lambda b: (1.0, 1.0, 1.0),       # the plain ELBO (beta is ignored)
 }
 
 #: The other registries: names only; the parts are built by their own modules.

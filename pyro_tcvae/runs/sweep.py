@@ -13,32 +13,48 @@ from .folder import RunFolder, fs_errors, write_json
 from .training import train
 
 
-def run_name(objective, beta, seed):
-    return f"{objective}_beta{beta:g}_seed{seed}"
+#: Grids a sweep uses when none is given: each objective over its own hyperparameter.
+DEFAULT_GRID = {"tcvae": [1.0, 4.0, 6.0], "beta-vae": [1.0, 4.0, 6.0], "vae": [None],
+                "factorvae": [10.0, 35.0], "annealed": [5.0, 25.0], "dip-i": [1.0, 10.0],
+                "dip-ii": [1.0, 10.0]}
 
 
-def sweep(base, out_dir, betas=(1.0, 4.0, 6.0), seeds=(0,), objectives=("tcvae",),
-          num_samples=10_000, progress=True, echo=print):
-    """Train and evaluate every combination; a run already evaluated is skipped, an
-    interrupted one resumed.  The dataset is built once for all runs.  Writes
-    ``summary.csv``, ``summary.json``, ``mig_vs_beta.png`` and ``tc_vs_mig.png``;
-    returns the summary rows."""
+def run_name(config):
+    """The folder name of a sweep's run: objective, setting and seed."""
+    return f"{config.label()}_seed{config.seed}"
+
+
+def sweep(base, out_dir, grid=None, seeds=(0,), num_samples=10_000, progress=True,
+          echo=print):
+    """Train and evaluate every objective x value x seed; a run already evaluated is
+    skipped, an interrupted one resumed.  The dataset is built once for all runs.
+
+    ``grid`` maps an objective to the values of its main hyperparameter (``beta``,
+    ``gamma``, ``capacity``, ``lambda_od``; ``[None]`` for the plain VAE); default: the
+    base configuration's objective over :data:`DEFAULT_GRID`.  Writes
+    ``summary.csv``, ``summary.json``, ``mig_vs_hyperparameter.png`` and
+    ``tc_vs_mig.png``; returns the summary rows."""
+    from .registry import OBJECTIVES
+
     base = base.validate()
+    grid = {base.objective: DEFAULT_GRID[base.objective]} if grid is None else grid
+    clear = {k: None for k in ("beta", "gamma", "capacity", "lambda_od")}
     configs = []
-    for objective in objectives:
-        for beta in betas:
-            if objective == "vae" and beta != betas[0]:
-                continue  # the plain ELBO has no beta: one run per seed
+    for objective, values in grid.items():
+        options = OBJECTIVES[objective].options
+        for value in values:
             for seed in seeds:
-                configs.append(dataclasses.replace(base, objective=objective,
-                                                   beta=float(beta), seed=int(seed)).validate())
+                changes = {**clear, "objective": objective, "seed": int(seed)}
+                if options and value is not None:
+                    changes[options[0]] = float(value)
+                configs.append(dataclasses.replace(base, **changes).validate())
     out_dir = Path(out_dir)
     with fs_errors(out_dir, "create"):
         out_dir.mkdir(parents=True, exist_ok=True)
     data = make_dataset(base, progress)
     rows = []
     for cfg in configs:
-        folder = RunFolder(out_dir / run_name(cfg.objective, cfg.beta, cfg.seed))
+        folder = RunFolder(out_dir / run_name(cfg))
         if not folder.eval_path.is_file():
             model = None
             if not folder.model_path.is_file():
@@ -53,8 +69,9 @@ def sweep(base, out_dir, betas=(1.0, 4.0, 6.0), seeds=(0,), objectives=("tcvae",
         else:
             result = _read_json(folder.eval_path)
         d = result["decomposition"]
-        rows.append({"run": folder.path.name, "objective": cfg.objective,
-                     "beta": 1.0 if cfg.objective == "vae" else cfg.beta, "seed": cfg.seed,
+        hyper, value = cfg.hyperparameter()
+        rows.append({"run": folder.path.name, "objective": cfg.objective, "hyper": hyper,
+                     "value": value, "seed": cfg.seed,
                      "mig": result["mig"]["score"], "mig_stderr": result["mig"]["stderr"],
                      "mig_histogram": result["mig_histogram"]["score"],
                      "elbo": d["elbo"], "log_likelihood": d["log_likelihood"],

@@ -25,9 +25,7 @@ from .build import check_fits, fresh_model, make_dataset, make_svi
 from .config import RunError, check_device
 from .folder import RunFolder
 from .host import ThreadGovernor, flush_denormals, reuse_freed_memory
-
-TERMS = ("elbo", "log_likelihood", "mi", "tc", "dwkl", "kl")
-
+from .registry import OBJECTIVES, TC_WEIGHTS
 
 class MIGMonitor:
     """MIG of a fixed subset every ``config.mig_every`` minutes of training time.
@@ -161,9 +159,12 @@ def train(config, run_dir, resume=False, progress=True, data=None, echo=print):
 
 def _train(config, folder, state, data, vae, device, progress, echo):
     """The body of :func:`train`: everything checked, ``folder`` locked."""
+    objective = OBJECTIVES[config.objective]
+    per_step = objective.batches_per_step
     loader = Batches(data, config.batch_size, shuffle=True, seed=config.seed, drop_last=True)
-    steps = config.total_steps(len(loader))
-    svi, elbo = make_svi(config, vae, len(data))
+    steps_per_epoch = max(1, len(loader) // per_step)
+    steps = config.total_steps(steps_per_epoch)
+    svi, elbo = make_svi(config, vae, len(data), total_steps=steps)
     optim = svi.optim
     log = folder.metrics
     monitor = MIGMonitor(config, data, folder.mig_log) if config.mig_every > 0 else None
@@ -172,6 +173,8 @@ def _train(config, folder, state, data, vae, device, progress, echo):
         vae.load_state_dict(state["model"])
         optim.set_state(state["optim"])
         step, elapsed, acc = state["step"], state["elapsed"], state["log_state"]
+        if hasattr(elbo, "load_state_dict"):
+            elbo.load_state_dict(state.get("objective", {}))
         set_rng_state(state["rng"])
     log.truncate(step)
     if monitor is not None:
@@ -183,6 +186,7 @@ def _train(config, folder, state, data, vae, device, progress, echo):
             "config": config.to_dict(), "step": step, "elapsed": elapsed,
             "model": vae.state_dict(), "optim": optim.get_state(), "rng": rng_state(),
             "log_state": dict(acc), "x_shape": list(data.image_shape), "dataset_size": len(data),
+            "objective": elbo.state_dict() if hasattr(elbo, "state_dict") else {},
         })
 
     last, mig_text = None, None
@@ -197,35 +201,44 @@ def _train(config, folder, state, data, vae, device, progress, echo):
             _Interrupts() as stop:
         t_start, first_step = time.perf_counter(), step
         while step < steps and stop.signal is None:
-            epoch, pos = divmod(step, len(loader))
-            for x, idx in loader.epoch_batches(epoch, start=pos):
-                elbo.alpha, elbo.beta, elbo.gamma = config.weights(step)
+            epoch, pos = divmod(step, steps_per_epoch)
+            batches = loader.epoch_batches(epoch, start=pos * per_step)
+            for _ in range(pos, steps_per_epoch):
+                group = [next(batches) for _ in range(per_step)]
                 if device.type != "cpu":
-                    x, idx = x.to(device, non_blocking=True), idx.to(device, non_blocking=True)
-                loss = svi.step(x, idx) / len(data)
+                    group = [(x.to(device, non_blocking=True), idx.to(device, non_blocking=True))
+                             for x, idx in group]
+                (x, idx), extra = group[0], {}
+                if per_step == 2:
+                    extra["second_batch"] = group[1]
+                objective.at_step(elbo, config, step)
+                loss = svi.step(x, idx, **extra) / len(data)
                 if step == first_step:
                     pyro.enable_validation(False)
                 step += 1
                 now = elapsed + time.perf_counter() - t_start  # this step's training time
                 governor.tick()
-                terms = elbo.last_terms
                 acc["n"] += 1
                 acc["loss"] += loss
-                for k in TERMS:
-                    acc[k] += terms[k]
+                for k, v in elbo.last_terms.items():
+                    if k != "loss":
+                        acc[k] = acc.get(k, 0.0) + v
                 if step % config.log_every == 0 or step == steps:
-                    last = {"step": step, "epoch": step / len(loader), "time": now,
-                            "beta": config.weights(step - 1)[1], "threads": governor.threads,
-                            **{k: acc[k] / acc["n"] for k in ("loss", *TERMS)}}
+                    last = {"step": step, "epoch": step / steps_per_epoch, "time": now,
+                            "threads": governor.threads,
+                            **({"beta": config.weights(step - 1)[1]}
+                               if config.objective in TC_WEIGHTS else {}),
+                            **{k: v / acc["n"] for k, v in acc.items() if k != "n"}}
                     log.append(last)
                     if board is not None:
-                        for k in ("loss", "beta", *TERMS):
-                            board.add_scalar(k, last[k], step)
+                        for k, v in last.items():
+                            if k not in ("step", "epoch", "time", "threads"):
+                                board.add_scalar(k, v, step)
                     acc = _zero_acc()
                     bar.set_postfix_str(_postfix(last, mig_text, governor), refresh=False)
                 bar.update()
                 if monitor is not None and now >= next_eval:
-                    rec = monitor(vae, step, step / len(loader), now)
+                    rec = monitor(vae, step, step / steps_per_epoch, now)
                     mig_text = f"MIG(subset) {rec['mig']:.3f}"
                     echo(f"step {step}, {now / 60:.1f} min of training: MIG of the fixed "
                          f"subset {rec['mig']:.4f} +- {rec['stderr']:.4f}")
@@ -253,7 +266,7 @@ def _train(config, folder, state, data, vae, device, progress, echo):
 
 
 def _zero_acc():
-    return {"n": 0, "loss": 0.0, **{k: 0.0 for k in TERMS}}
+    return {"n": 0, "loss": 0.0}
 
 
 def _postfix(last, mig_text, governor):

@@ -47,8 +47,11 @@ def plot_mig_over_time(records, path=None, target=None, title=None, label="MIG")
 
 
 def plot_sweep(rows, out_dir):
-    """MIG against beta (mean +- standard error over seeds, one line per objective) and
-    TC against MIG (one point per run), from the sweep's summary rows."""
+    """MIG against each objective's hyperparameter (mean +- standard error over seeds;
+    beta-weighted objectives share a panel, every other objective has its own) and TC
+    against MIG (one point per run), from the sweep's summary rows (``objective``,
+    ``hyper``, ``value``, ``mig``, ``mig_stderr``, ``tc``).  Writes
+    ``mig_vs_hyperparameter.png`` and ``tc_vs_mig.png``; returns their paths."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -56,22 +59,27 @@ def plot_sweep(rows, out_dir):
     import numpy as np
 
     out_dir = Path(out_dir)
-    fig, ax = plt.subplots(figsize=(4.5, 3.2))
-    for obj in sorted({r["objective"] for r in rows}):
-        betas = sorted({r["beta"] for r in rows if r["objective"] == obj})
-        means, errs = [], []
-        for b in betas:
-            v = np.array([r["mig"] for r in rows if r["objective"] == obj and r["beta"] == b])
-            means.append(v.mean())
-            errs.append(v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else
-                        max(r["mig_stderr"] for r in rows
-                            if r["objective"] == obj and r["beta"] == b))
-        ax.errorbar(betas, means, yerr=errs, marker="o", capsize=3, label=obj)
-    ax.set_xlabel("beta")
-    ax.set_ylabel("MIG")
-    ax.legend(fontsize=8)
+    panels = {}
+    for r in rows:
+        panels.setdefault(r["hyper"] or "(none)", set()).add(r["objective"])
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.2), squeeze=False)
+    for ax, (hyper, objectives) in zip(axes[0], sorted(panels.items())):
+        for obj in sorted(objectives):
+            sel = [r for r in rows if r["objective"] == obj]
+            values = sorted({r["value"] if r["value"] is not None else 0.0 for r in sel})
+            means, errs = [], []
+            for v in values:
+                pick = [r for r in sel if (r["value"] if r["value"] is not None else 0.0) == v]
+                m = np.array([r["mig"] for r in pick])
+                means.append(m.mean())
+                errs.append(m.std(ddof=1) / np.sqrt(len(m)) if len(m) > 1 else
+                            max(r["mig_stderr"] for r in pick))
+            ax.errorbar(values, means, yerr=errs, marker="o", capsize=3, label=obj)
+        ax.set_xlabel(hyper)
+        ax.set_ylabel("MIG")
+        ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(out_dir / "mig_vs_beta.png", dpi=100)
+    fig.savefig(out_dir / "mig_vs_hyperparameter.png", dpi=100)
     fig2, ax2 = plt.subplots(figsize=(4.5, 3.2))
     for obj in sorted({r["objective"] for r in rows}):
         sel = [r for r in rows if r["objective"] == obj]
@@ -82,4 +90,4 @@ def plot_sweep(rows, out_dir):
     fig2.tight_layout()
     fig2.savefig(out_dir / "tc_vs_mig.png", dpi=100)
     plt.close("all")
-    return [out_dir / "mig_vs_beta.png", out_dir / "tc_vs_mig.png"]
+    return [out_dir / "mig_vs_hyperparameter.png", out_dir / "tc_vs_mig.png"]
