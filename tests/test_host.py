@@ -57,6 +57,8 @@ def test_governor_gives_up_the_core_another_process_keeps_busy():
     try:
         with ThreadGovernor(threads=0, interval=0.4, settle=0.6) as quiet:
             pass
+        if quiet.others > 0.3:
+            pytest.skip(f"the machine is not quiet ({quiet.others:.1f} cores busy elsewhere)")
         busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
         try:
             time.sleep(0.3)
