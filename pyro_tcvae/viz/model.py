@@ -181,7 +181,8 @@ def plot_latents_vs_factors(vae, data, indices=None, max_latents=None, path=None
 
 
 def plot_training_curves(records, path=None):
-    """ELBO, and MI / TC / dwKL per step from a metrics log (list of dicts)."""
+    """ELBO, and MI / TC / dwKL per step from a metrics log (list of dicts); FactorVAE's
+    discriminator TC beside the minibatch TC when the records have it."""
     plt = _plt(path)
     steps = [r["step"] for r in records]
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
@@ -191,8 +192,9 @@ def plot_training_curves(records, path=None):
     axes[0].set_ylabel("nats per item")
     axes[0].legend(fontsize=8)
     for k, label in (("mi", "index-code MI"), ("tc", "total correlation"),
-                     ("dwkl", "dimension-wise KL")):
-        axes[1].plot(steps, [r[k] for r in records], label=label)
+                     ("dwkl", "dimension-wise KL"), ("tc_discriminator", "TC (discriminator)")):
+        if k in records[0]:  # the discriminator's estimate is FactorVAE's
+            axes[1].plot(steps, [r[k] for r in records], label=label)
     axes[1].set_xlabel("step")
     axes[1].set_ylabel("nats per item (minibatch estimate)")
     axes[1].legend(fontsize=8)
