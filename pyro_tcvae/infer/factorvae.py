@@ -89,7 +89,7 @@ class TraceFactorVAE_ELBO(TraceTC_ELBO):
         self.discriminator, self.discriminator_optim = None, None
         if discriminator is not None:
             self._set_discriminator(discriminator)
-        self._codes = None
+        self._codes = []
 
     # ------------------------------------------------------------------ the discriminator
     def _set_discriminator(self, module):
@@ -137,7 +137,8 @@ class TraceFactorVAE_ELBO(TraceTC_ELBO):
         fixed = {k: v.detach() for k, v in disc.named_parameters()}        # the VAE's step
         logits = functional_call(disc, fixed, (z,))                         # never trains D
         tc_d = logits[..., 0] - logits[..., 1]                              # [R, B]
-        self._codes = z.detach().reshape(-1, z.shape[-1])
+        if torch.is_grad_enabled():  # a training step: D learns from every particle's codes
+            self._codes.append(z.detach().reshape(-1, z.shape[-1]))
         per_point = self.gamma * tc_d if mask is None else self.gamma * tc_d * mask
         return (scale * per_point).sum(), {"tc_discriminator": float(_mean(tc_d.detach(), mask))}
 
@@ -157,6 +158,11 @@ class TraceFactorVAE_ELBO(TraceTC_ELBO):
         z = torch.cat([v.value() for v in views], -1)                       # [R, B, D]
         return z.reshape(-1, z.shape[-1])
 
+    def differentiable_loss(self, model, guide, *args, **kwargs):
+        """The VAE's loss as a tensor (D fixed, not updated)."""
+        self._codes = []
+        return super().differentiable_loss(model, guide, *args, **kwargs)
+
     def loss_and_grads(self, model, guide, *args, second_batch=None, **kwargs):
         """The VAE's loss and gradients (D fixed), then one update of D.
 
@@ -164,9 +170,9 @@ class TraceFactorVAE_ELBO(TraceTC_ELBO):
         whose codes, permuted, are D's negatives (Kim & Mnih); without it the codes of
         the same batch are permuted.
         """
-        self._codes = None
+        self._codes = []
         loss = super().loss_and_grads(model, guide, *args, **kwargs)
-        real = self._codes
+        real = torch.cat(self._codes)
         fake_source = real if second_batch is None else self._codes_of(guide, second_batch, {})
         fake = permute_dims(fake_source)
         disc = self.discriminator
@@ -182,5 +188,5 @@ class TraceFactorVAE_ELBO(TraceTC_ELBO):
                          + (logits_fake.argmax(-1) == 1).float().mean())
         self.last_terms["discriminator_loss"] = float(d_loss.detach())
         self.last_terms["discriminator_accuracy"] = float(acc)
-        self._codes = None
+        self._codes = []
         return loss
