@@ -3,17 +3,21 @@
 - :class:`GroundTruthData`: the interface (factor names, sizes, values, classes of every
   item, images by index; subsets, resampled and correlated views) and
   :class:`Batches`, the minibatch loader.
-- :class:`DSprites`: from the real file, or rendered exactly on the fly.
+- :class:`DSprites`: from the real file, or rendered exactly on the fly;
+  :class:`ColorDSprites` and :class:`NoisyDSprites`, its RGB variants.
 - :class:`SmallSprites`, :class:`NonlinearFactors`, :func:`nonlinear_factors`: small
   synthetic sets for tests and tutorials.
 """
 
 from .dsprites import DSprites, DSpritesFileError
+from .dsprites_color import ColorDSprites, NoisyDSprites
 from .ground_truth import Batches, GroundTruthData, View, grid_factors
 from .synthetic import NonlinearFactors, SmallSprites, nonlinear_factors
 
 __all__ = [
     "Batches",
+    "ColorDSprites",
+    "NoisyDSprites",
     "DSprites",
     "DSpritesFileError",
     "GroundTruthData",

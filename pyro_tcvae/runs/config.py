@@ -106,9 +106,11 @@ class TrainConfig:
         :class:`TrainConfig`; ``self`` is not changed.
         """
         _check_types(self)
-        if self.dsprites_path is not None and self.dataset != "dsprites":
-            raise RunError(f"dsprites_path is for the dataset 'dsprites', but the dataset is "
-                           f"{self.dataset!r}: add --dataset dsprites, or drop --dsprites-path")
+        if self.dsprites_path is not None and self.dataset in DATASETS \
+                and not DATASETS[self.dataset].dsprites_file:
+            raise RunError(f"dsprites_path is for the dataset 'dsprites' (and its colour and "
+                           f"noisy variants), but the dataset is {self.dataset!r}: add --dataset "
+                           f"dsprites, or drop --dsprites-path")
         for name, names in CHOICES.items():
             value = getattr(self, name)
             if value is not None and value not in names:

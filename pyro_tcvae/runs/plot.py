@@ -2,7 +2,7 @@
 
 import torch
 
-from ..viz import (plot_latents_vs_factors, plot_mig_over_time, plot_reconstructions,
+from ..viz import (is_image, plot_latents_vs_factors, plot_mig_over_time, plot_reconstructions,
                    plot_training_curves, plot_traversals)
 from .build import load_model, make_dataset
 from .folder import RunFolder
@@ -31,7 +31,7 @@ def plot_run(run_dir, data=None, model=None, progress=True):
     idx = torch.randperm(len(data), generator=g)[:2000]
     x = data.images(idx)
     written = []
-    if len(data.image_shape) == 2:
+    if is_image(data.image_shape):
         plot_traversals(vae, x, path=out / "traversals.png", gif_path=out / "traversals.gif")
         plot_reconstructions(vae, x, path=out / "reconstructions.png")
         written += [out / "traversals.png", out / "traversals.gif", out / "reconstructions.png"]

@@ -16,6 +16,18 @@ def _plt(path):
     return plt
 
 
+def is_image(shape):
+    """Whether observations of this shape are pictures: [H, W] or [H, W, 1 or 3]."""
+    shape = tuple(shape)
+    return len(shape) == 2 or (len(shape) == 3 and shape[-1] in (1, 3))
+
+
+def _pixels(img):
+    """A [H, W] or [H, W, 3] tensor as an array imshow draws (grey or RGB, in [0, 1])."""
+    img = img.clamp(0, 1)
+    return (img[..., 0] if img.dim() == 3 and img.shape[-1] == 1 else img).numpy()
+
+
 def _save(fig, path):
     if path is not None:
         fig.savefig(path, dpi=100)
@@ -69,14 +81,14 @@ def plot_traversals(vae, x, ref_index=0, steps=9, path=None, gif_path=None, max_
     order = torch.argsort(kl, descending=True).tolist()[:max_latents]
     values = traversal_values(vae, x, steps)
     imgs = traversal_images(vae, x[ref_index], values, order)
-    if imgs.dim() != 4:
-        raise ValueError("traversals need image data (x_shape of two dims)")
+    if not is_image(imgs.shape[2:]):
+        raise ValueError("traversals need image data (x_shape [H, W] or [H, W, 3])")
     fig, axes = plt.subplots(len(order), steps, squeeze=False,
                              figsize=(0.9 * steps + 1.2, 0.9 * len(order) + 0.3))
     for r, d in enumerate(order):
         for c in range(steps):
             ax = axes[r, c]
-            ax.imshow(imgs[r, c].numpy(), cmap="gray", vmin=0, vmax=1)
+            ax.imshow(_pixels(imgs[r, c]), cmap="gray", vmin=0, vmax=1)
             ax.set_xticks([])
             ax.set_yticks([])
         axes[r, 0].set_ylabel(f"z{d}\nKL {float(kl[d]):.2f}", fontsize=7)
@@ -101,7 +113,7 @@ def _traversal_gif(plt, imgs, order, kl, path):
         ax.set_xticks([])
         ax.set_yticks([])
         if i < n:
-            shown.append(ax.imshow(imgs[i, 0].numpy(), cmap="gray", vmin=0, vmax=1))
+            shown.append(ax.imshow(_pixels(imgs[i, 0]), cmap="gray", vmin=0, vmax=1))
             ax.set_title(f"z{order[i]} (KL {float(kl[order[i]]):.2f})", fontsize=7)
         else:
             ax.axis("off")
@@ -109,7 +121,7 @@ def _traversal_gif(plt, imgs, order, kl, path):
 
     def update(f):
         for i, im in enumerate(shown):
-            im.set_data(imgs[i, f].numpy())
+            im.set_data(_pixels(imgs[i, f]))
         return shown
 
     FuncAnimation(fig, update, frames=frames, blit=True).save(path, writer=PillowWriter(fps=6))
@@ -125,7 +137,7 @@ def plot_reconstructions(vae, x, n=10, path=None):
     fig, axes = plt.subplots(2, len(x), squeeze=False, figsize=(0.9 * len(x), 2.0))
     for i in range(len(x)):
         for r, img in enumerate((x[i], rec[i])):
-            axes[r, i].imshow(img.numpy(), cmap="gray", vmin=0, vmax=1)
+            axes[r, i].imshow(_pixels(img), cmap="gray", vmin=0, vmax=1)
             axes[r, i].set_xticks([])
             axes[r, i].set_yticks([])
     axes[0, 0].set_ylabel("data", fontsize=8)
