@@ -4,6 +4,8 @@ Prints one table, measured in one run:
 - rendering the full 737,280-image set (target: under 2 minutes on 2 cores);
 - starting from the on-disk cache (target: seconds);
 - loader throughput, shuffled and contiguous batches of 2048 (images/s, as float32);
+- the same for colour and noisy dSprites (RGB, made per batch), fixed per item and
+  redrawn, with the extra memory they hold;
 - the paper's MLP training step (plain PyTorch, fwd + bwd + Adam, batch 2048) in
   images/s: what a training loop consumes; the loader should be far faster.
 
@@ -19,7 +21,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from pyro_tcvae.data import Batches, DSprites
+from pyro_tcvae.data import Batches, ColorDSprites, DSprites, NoisyDSprites
 
 
 def mlp_images_per_second(batch=2048, steps=3):
@@ -74,6 +76,16 @@ def main():
         train = mlp_images_per_second()
         rows.append(("loader, shuffled batches of 2048", shuffled, "images/s"))
         rows.append(("loader, contiguous batches of 2048", contiguous, "images/s"))
+        for cls in (ColorDSprites, NoisyDSprites):
+            for resample in (False, True):
+                variant = cls(base=data, resample=resample)
+                speed = loader_images_per_second(variant, True, batches=10)
+                how = "redrawn" if resample else "fixed per item"
+                rows.append((f"{cls.__name__}, {how}, shuffled", speed, "images/s"))
+                if not resample:
+                    extra = getattr(variant, "_buffer", None)  # NoisyDSprites' noise
+                    rows.append((f"{cls.__name__} (fixed): memory beyond the binary set",
+                                 0.0 if extra is None else extra.nbytes / 2**20, "MB"))
         rows.append(("paper MLP training step, batch 2048", train, "images/s"))
         del data
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
