@@ -7,8 +7,8 @@
 
 Both are 64x64x3 (channels last, as ``3dshapes.h5`` and disentanglement_lib), values in
 [0, 1], with the factors of :class:`~pyro_tcvae.data.DSprites` (the colour and the noise
-are nuisances, not factors).  Nothing is stored beyond the binary set: the colour or
-noise is made per batch.
+are nuisances, not factors).  The colour or noise is made per batch: beyond the binary
+set only the fixed noise variant holds memory, its 16 MiB noise buffer.
 
 ``resample=False`` (the default) gives an item the same image every time it is read:
 its colour comes from a hash of its index, its noise from a fixed 16 MiB noise buffer at
