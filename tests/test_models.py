@@ -222,3 +222,22 @@ def test_two_vaes_of_one_name_are_refused_instead_of_stepping_each_others_parame
     assert step(make(name="second"))  # its own name: it trains its own parameters
     pyro.clear_param_store()
     assert step(make())
+
+
+def test_conv_nets_read_and_write_channels_last_images():
+    from pyro_tcvae.models.nets import build_nets
+
+    enc, dec = build_nets("conv", (64, 64, 3), 4, 2)
+    last = dec.net[-1]
+    with torch.no_grad():
+        last.weight.zero_()
+        last.bias.copy_(torch.tensor([0.0, 5.0, -1.0]))
+    out = dec(torch.randn(2, 4)).reshape(2, 64, 64, 3)
+    assert bool((out[..., 0] == 0).all() and (out[..., 1] == 5).all() and (out[..., 2] == -1).all())
+    # the encoder sees channel c of x[..., c]: a green-only image equals its channels-first form
+    x = torch.zeros(1, 64, 64, 3)
+    x[..., 1] = 1.0
+    assert torch.allclose(enc(x), enc.net(x.permute(0, 3, 1, 2)))
+    vae = VAE(x_shape=(64, 64, 3), z_dim=4, arch="conv", likelihood="continuous_bernoulli",
+              dataset_size=10)
+    assert vae.reconstruct(torch.rand(2, 64, 64, 3)).shape == (2, 64, 64, 3)

@@ -49,7 +49,8 @@ SmallMLP = MLP
 
 
 class ConvEncoder(nn.Module):
-    """The paper's conv encoder for 64x64 single-channel images.
+    """The paper's conv encoder for 64x64 images, x [B, 64, 64] or [B, 64, 64, C]
+    (channels last, as the datasets hold them).
 
     4x4 stride-2 convolutions with 32, 32, 64, 64 channels (64 -> 4 pixels), a 4x4
     convolution to 512 features, ReLU throughout, and a linear map to ``out``.
@@ -68,11 +69,13 @@ class ConvEncoder(nn.Module):
         self.channels = channels
 
     def forward(self, x):
-        return self.net(x.reshape(x.shape[0], self.channels, 64, 64))
+        x = x.reshape(x.shape[0], 64, 64, self.channels).permute(0, 3, 1, 2)
+        return self.net(x)
 
 
 class ConvDecoder(nn.Module):
-    """The mirror of :class:`ConvEncoder`: z -> 512 -> 4x4x64 -> ... -> 64x64."""
+    """The mirror of :class:`ConvEncoder`: z -> 512 -> 4x4x64 -> ... -> 64x64xC, flattened
+    channels last: [B, 64 * 64 * C]."""
 
     def __init__(self, z_dim, channels=1):
         super().__init__()
@@ -81,11 +84,11 @@ class ConvDecoder(nn.Module):
                   nn.ConvTranspose2d(512, 64, 4), nn.ReLU()]
         for a, b in zip(chans[:-1], chans[1:]):
             layers += [nn.ConvTranspose2d(a, b, 4, 2, 1), nn.ReLU()]
-        layers += [nn.ConvTranspose2d(32, channels, 4, 2, 1), nn.Flatten()]
+        layers += [nn.ConvTranspose2d(32, channels, 4, 2, 1)]
         self.net = nn.Sequential(*layers)
 
     def forward(self, z):
-        return self.net(z)
+        return self.net(z).permute(0, 2, 3, 1).reshape(z.shape[0], -1)
 
 
 #: The built-in architectures of :func:`build_nets`.
@@ -98,10 +101,13 @@ def build_nets(arch, x_shape, z_dim, num_params):
     if arch == "mlp":
         return MLPEncoder(x_dim, num_params * z_dim), MLPDecoder(z_dim, x_dim)
     if arch == "conv":
-        if tuple(x_shape) != (64, 64):
-            raise ValueError(f"arch='conv' is for 64x64 images, got x_shape={tuple(x_shape)}; "
-                             f"use arch='mlp' or 'small_mlp'")
-        return ConvEncoder(num_params * z_dim), ConvDecoder(z_dim)
+        shape = tuple(x_shape)
+        if shape[:2] != (64, 64) or len(shape) not in (2, 3):
+            raise ValueError(f"arch='conv' is for 64x64 images ([64, 64] or [64, 64, C]), got "
+                             f"x_shape={shape}; use arch='mlp' or 'small_mlp'")
+        channels = shape[2] if len(shape) == 3 else 1
+        return (ConvEncoder(num_params * z_dim, channels=channels),
+                ConvDecoder(z_dim, channels=channels))
     if arch == "small_mlp":
         return SmallMLP(x_dim, num_params * z_dim), SmallMLP(z_dim, x_dim)
     raise ValueError(f"unknown arch {arch!r}: use 'mlp', 'conv' or 'small_mlp', or pass "

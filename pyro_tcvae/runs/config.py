@@ -160,7 +160,7 @@ class TrainConfig:
             raise RunError("factorvae permutes each latent dimension across the batch: it "
                            "needs batch_size >= 2")
         entry = DATASETS[c.dataset]
-        if c.arch == "conv" and tuple(entry.image_shape) != (64, 64):
+        if c.arch == "conv" and tuple(entry.image_shape)[:2] != (64, 64):
             raise RunError(f"arch 'conv' is for 64x64 images, but {c.dataset} has "
                            f"{'x'.join(map(str, entry.image_shape))} observations: use "
                            f"--arch mlp or small_mlp")
