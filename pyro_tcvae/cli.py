@@ -154,7 +154,8 @@ def _train(args):
 
     cfg = _config(args, print)
     out = args.out or _default_out(cfg)
-    length = f"{cfg.steps} steps" if cfg.steps else f"{cfg.epochs:g} epoch(s)"
+    length = (f"{cfg.steps} steps" if cfg.steps else
+              f"{cfg.epochs:g} epoch{'' if cfg.epochs == 1 else 's'}")
     name, value = cfg.hyperparameter()
     setting = "" if name is None else f", {name} {value:g}"
     print(f"training in {out}: {cfg.objective}{setting}, {cfg.dataset}, {length} of batch "

@@ -5,6 +5,7 @@
   :class:`Batches`, the minibatch loader.
 - :class:`DSprites`: from the real file, or rendered exactly on the fly;
   :class:`ColorDSprites` and :class:`NoisyDSprites`, its RGB variants.
+- :class:`MPI3D`: the user's MPI3D file (toy, realistic, real), memory-mapped.
 - :class:`SmallSprites`, :class:`NonlinearFactors`, :func:`nonlinear_factors`: small
   synthetic sets for tests and tutorials.
 """
@@ -12,6 +13,7 @@
 from .dsprites import DSprites, DSpritesFileError
 from .dsprites_color import ColorDSprites, NoisyDSprites
 from .ground_truth import Batches, GroundTruthData, View, grid_factors
+from .mpi3d import MPI3D, MPI3DFileError
 from .synthetic import NonlinearFactors, SmallSprites, nonlinear_factors
 
 __all__ = [
@@ -21,6 +23,8 @@ __all__ = [
     "DSprites",
     "DSpritesFileError",
     "GroundTruthData",
+    "MPI3D",
+    "MPI3DFileError",
     "NonlinearFactors",
     "SmallSprites",
     "View",

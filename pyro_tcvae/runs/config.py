@@ -48,6 +48,9 @@ class TrainConfig:
     dsprites_path: typing.Optional[str] = option(
         None, "the dSprites .npz file (implies --dataset dsprites; default: look for it in "
               "$PYRO_TCVAE_DSPRITES and the cache folder, else render the set)")
+    data_path: typing.Optional[str] = option(
+        None, "the file of a dataset loaded from your files (mpi3d_*; default: its "
+              "environment variable, then the cache folder)")
     objective: str = option("tcvae", "tcvae / beta-vae: the total correlation / the whole KL "
                                      "weighed by --beta; vae: the plain ELBO; factorvae: a "
                                      "discriminator's TC weighed by --gamma; annealed: --gamma "
@@ -111,6 +114,10 @@ class TrainConfig:
             raise RunError(f"dsprites_path is for the dataset 'dsprites' (and its colour and "
                            f"noisy variants), but the dataset is {self.dataset!r}: add --dataset "
                            f"dsprites, or drop --dsprites-path")
+        if self.data_path is not None and self.dataset in DATASETS \
+                and not DATASETS[self.dataset].user_file:
+            raise RunError(f"data_path is for the datasets loaded from your files, and "
+                           f"{self.dataset!r} is not one: drop --data-path")
         for name, names in CHOICES.items():
             value = getattr(self, name)
             if value is not None and value not in names:

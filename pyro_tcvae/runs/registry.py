@@ -8,7 +8,8 @@ Adding a dataset or an objective is one entry here.
 import dataclasses
 from typing import Callable
 
-from ..data import ColorDSprites, DSprites, NoisyDSprites, NonlinearFactors, SmallSprites
+from ..data import (MPI3D, ColorDSprites, DSprites, NoisyDSprites, NonlinearFactors,
+                    SmallSprites)
 from ..infer import (TraceAnnealedVAE_ELBO, TraceDIPVAE_ELBO, TraceFactorVAE_ELBO, TraceTC_ELBO,
                      discriminator_mlp)
 from ..models.latents import LATENTS
@@ -37,6 +38,8 @@ class DatasetEntry:
         One line for the command line's help.
     dsprites_file : bool
         Built from dSprites (``--dsprites-path`` applies).
+    user_file : bool
+        Loaded from the user's own file (``--data-path`` applies).
     """
 
     make: Callable
@@ -45,6 +48,7 @@ class DatasetEntry:
     defaults: dict
     about: str
     dsprites_file: bool = False
+    user_file: bool = False
 
 
 _IMAGES = {"arch": "mlp", "likelihood": "bernoulli"}
@@ -78,6 +82,12 @@ DATASETS = {
             base=DSprites(path=config.dsprites_path, progress=progress)),
         image_shape=(64, 64, 3), binary=False, defaults=_COLOUR,
         about="dSprites on uniform noise (fixed per item)", dsprites_file=True),
+    **{f"mpi3d_{variant}": DatasetEntry(
+        make=lambda config, progress, variant=variant: MPI3D(variant, path=config.data_path,
+                                                             progress=progress),
+        image_shape=(64, 64, 3), binary=False, defaults={**_COLOUR, "arch": "conv"},
+        about=f"MPI3D {variant} from your file (1,036,800 images of 64x64x3, 7 factors)",
+        user_file=True) for variant in ("toy", "realistic", "real")},
     "nonlinear": DatasetEntry(
         make=lambda config, progress: NonlinearFactors(),
         image_shape=(12,), binary=False,
