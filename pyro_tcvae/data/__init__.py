@@ -6,6 +6,7 @@
 - :class:`DSprites`: from the real file, or rendered exactly on the fly;
   :class:`ColorDSprites` and :class:`NoisyDSprites`, its RGB variants.
 - :class:`MPI3D`: the user's MPI3D file (toy, realistic, real), memory-mapped.
+- :class:`ImageFolder`: a folder of images without factors (e.g. CelebA).
 - :class:`SmallSprites`, :class:`NonlinearFactors`, :func:`nonlinear_factors`: small
   synthetic sets for tests and tutorials.
 """
@@ -13,6 +14,7 @@
 from .dsprites import DSprites, DSpritesFileError
 from .dsprites_color import ColorDSprites, NoisyDSprites
 from .ground_truth import Batches, GroundTruthData, View, grid_factors
+from .images import ImageFolder, ImageFolderError
 from .mpi3d import MPI3D, MPI3DFileError
 from .synthetic import NonlinearFactors, SmallSprites, nonlinear_factors
 
@@ -23,6 +25,8 @@ __all__ = [
     "DSprites",
     "DSpritesFileError",
     "GroundTruthData",
+    "ImageFolder",
+    "ImageFolderError",
     "MPI3D",
     "MPI3DFileError",
     "NonlinearFactors",

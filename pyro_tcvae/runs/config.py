@@ -49,8 +49,8 @@ class TrainConfig:
         None, "the dSprites .npz file (implies --dataset dsprites; default: look for it in "
               "$PYRO_TCVAE_DSPRITES and the cache folder, else render the set)")
     data_path: typing.Optional[str] = option(
-        None, "the file of a dataset loaded from your files (mpi3d_*; default: its "
-              "environment variable, then the cache folder)")
+        None, "the file or folder of a dataset loaded from your files (mpi3d_*: the .npz; "
+              "images: the folder; default: its environment variable, then the cache folder)")
     objective: str = option("tcvae", "tcvae / beta-vae: the total correlation / the whole KL "
                                      "weighed by --beta; vae: the plain ELBO; factorvae: a "
                                      "discriminator's TC weighed by --gamma; annealed: --gamma "

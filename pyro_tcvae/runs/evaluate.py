@@ -27,17 +27,19 @@ def evaluate(run_dir, num_samples=10_000, max_components=200_000, seed=0, data=N
     with ThreadGovernor(config.threads):  # the cores other processes leave free
         post = encode_dataset(vae, data, progress=progress)  # once, for all three
         names, exclude = data.factor_names, getattr(data, "mig_exclude", ())
-        paper = mig(post, data.factors, factor_names=names, exclude=exclude,
-                    num_samples=num_samples, max_components=max_components, seed=seed,
-                    progress=progress)
-        hist = mig_histogram(posterior=post, factors=data.factors, factor_names=names,
-                             exclude=exclude, seed=seed)
+        paper = hist = None  # a dataset without factors (a folder of images) has no MIG
+        if len(names):
+            paper = mig(post, data.factors, factor_names=names, exclude=exclude,
+                        num_samples=num_samples, max_components=max_components, seed=seed,
+                        progress=progress)
+            hist = mig_histogram(posterior=post, factors=data.factors, factor_names=names,
+                                 exclude=exclude, seed=seed)
         terms = elbo_decomposition(vae, data, num_samples=num_samples,
                                    max_components=max_components, seed=seed,
                                    progress=progress, posterior=post)
     result = {
-        "mig": paper.as_dict(),
-        "mig_histogram": hist.as_dict(),
+        "mig": None if paper is None else paper.as_dict(),
+        "mig_histogram": None if hist is None else hist.as_dict(),
         "decomposition": terms,
         "seconds": time.perf_counter() - t0,
         "config": config.to_dict(),
@@ -51,14 +53,17 @@ def format_eval(result):
     that MIG left out named."""
     m, h, d = result["mig"], result["mig_histogram"], result["decomposition"]
     err = d["stderr"]
-    left_out = [n for n in m["factor_names"] if n not in m["gaps"]]
-    note = f"; left out: {', '.join(left_out)}" if left_out else ""
-    lines = [
-        f"{'MIG (paper estimator)':28s} {m['score']:8.4f} +- {m['stderr']:.4f}   "
-        f"(factors: {', '.join(m['gaps'])}{note})",
-        f"{'MIG (histogram, 20 bins)':28s} {h['score']:8.4f} +- {h['stderr']:.4f}",
-    ]
-    lines += [f"{'  gap ' + k:28s} {v:8.4f}" for k, v in m["gaps"].items()]
+    if m is None:
+        lines = ["MIG: none (the dataset has no factors of variation)"]
+    else:
+        left_out = [n for n in m["factor_names"] if n not in m["gaps"]]
+        note = f"; left out: {', '.join(left_out)}" if left_out else ""
+        lines = [
+            f"{'MIG (paper estimator)':28s} {m['score']:8.4f} +- {m['stderr']:.4f}   "
+            f"(factors: {', '.join(m['gaps'])}{note})",
+            f"{'MIG (histogram, 20 bins)':28s} {h['score']:8.4f} +- {h['stderr']:.4f}",
+        ]
+        lines += [f"{'  gap ' + k:28s} {v:8.4f}" for k, v in m["gaps"].items()]
     lines.append("full-dataset terms (nats per item):")
     for k in ("elbo", "log_likelihood", "kl", "mi", "tc", "dwkl"):
         lines.append(f"{'  ' + k:28s} {d[k]:8.3f} +- {err[k]:.3f}")

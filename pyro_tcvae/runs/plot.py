@@ -36,9 +36,10 @@ def plot_run(run_dir, data=None, model=None, progress=True):
         plot_reconstructions(vae, x, path=out / "reconstructions.png")
         written += [out / "traversals.png", out / "traversals.gif", out / "reconstructions.png"]
         plt.close("all")
-    plot_latents_vs_factors(vae, data, max_latents=min(vae.z_dim, 6),
-                            path=out / "latents_vs_factors.png")
-    written.append(out / "latents_vs_factors.png")
+    if data.num_factors:
+        plot_latents_vs_factors(vae, data, max_latents=min(vae.z_dim, 6),
+                                path=out / "latents_vs_factors.png")
+        written.append(out / "latents_vs_factors.png")
     records = folder.metrics.read()
     if records:
         plot_training_curves(records, path=out / "training_curves.png")

@@ -8,8 +8,8 @@ Adding a dataset or an objective is one entry here.
 import dataclasses
 from typing import Callable
 
-from ..data import (MPI3D, ColorDSprites, DSprites, NoisyDSprites, NonlinearFactors,
-                    SmallSprites)
+from ..data import (MPI3D, ColorDSprites, DSprites, ImageFolder, NoisyDSprites,
+                    NonlinearFactors, SmallSprites)
 from ..infer import (TraceAnnealedVAE_ELBO, TraceDIPVAE_ELBO, TraceFactorVAE_ELBO, TraceTC_ELBO,
                      discriminator_mlp)
 from ..models.latents import LATENTS
@@ -88,6 +88,11 @@ DATASETS = {
         image_shape=(64, 64, 3), binary=False, defaults={**_COLOUR, "arch": "conv"},
         about=f"MPI3D {variant} from your file (1,036,800 images of 64x64x3, 7 factors)",
         user_file=True) for variant in ("toy", "realistic", "real")},
+    "images": DatasetEntry(
+        make=lambda config, progress: ImageFolder(config.data_path, progress=progress),
+        image_shape=(64, 64, 3), binary=False, defaults={**_COLOUR, "arch": "conv"},
+        about="a folder of your images (e.g. CelebA), 64x64 RGB, no factors: no MIG",
+        user_file=True),
     "nonlinear": DatasetEntry(
         make=lambda config, progress: NonlinearFactors(),
         image_shape=(12,), binary=False,

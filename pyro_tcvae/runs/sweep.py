@@ -72,20 +72,29 @@ def sweep(base, out_dir, grid=None, seeds=(0,), num_samples=10_000, progress=Tru
         hyper, value = cfg.hyperparameter()
         rows.append({"run": folder.path.name, "objective": cfg.objective, "hyper": hyper,
                      "value": value, "seed": cfg.seed,
-                     "mig": result["mig"]["score"], "mig_stderr": result["mig"]["stderr"],
-                     "mig_histogram": result["mig_histogram"]["score"],
+                     **_mig_columns(result),
                      "elbo": d["elbo"], "log_likelihood": d["log_likelihood"],
                      "mi": d["mi"], "tc": d["tc"], "dwkl": d["dwkl"]})
-        echo(f"{folder.path.name}: MIG {rows[-1]['mig']:.4f} +- {rows[-1]['mig_stderr']:.4f}, "
-             f"TC {rows[-1]['tc']:.3f}, ELBO {rows[-1]['elbo']:.2f} (full dataset)")
+        r = rows[-1]
+        mig_text = "no MIG" if r["mig"] is None else f"MIG {r['mig']:.4f} +- {r['mig_stderr']:.4f}"
+        echo(f"{folder.path.name}: {mig_text}, TC {r['tc']:.3f}, ELBO {r['elbo']:.2f} "
+             f"(full dataset)")
     with fs_errors(out_dir / "summary.csv"):
         with open(out_dir / "summary.csv", "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)
     write_json(out_dir / "summary.json", rows)
-    plot_sweep(rows, out_dir)
+    if any(r["mig"] is not None for r in rows):
+        plot_sweep([r for r in rows if r["mig"] is not None], out_dir)
     return rows
+
+
+def _mig_columns(result):
+    """MIG, its SE and the histogram MIG of an evaluation (None without factors)."""
+    m, h = result["mig"], result["mig_histogram"]
+    return {"mig": m and m["score"], "mig_stderr": m and m["stderr"],
+            "mig_histogram": h and h["score"]}
 
 
 def _read_json(path):
@@ -96,7 +105,11 @@ def _read_json(path):
 
 
 def format_rows(rows):
+    def num(v, width, digits):
+        return f"{'-':>{width}s}" if v is None else f"{v:{width}.{digits}f}"
+
     head = f"{'run':32s} {'MIG':>8s} {'+-':>7s} {'hist.':>7s} {'ELBO':>9s} {'TC':>7s}"
-    lines = [head] + [f"{r['run']:32s} {r['mig']:8.4f} {r['mig_stderr']:7.4f} "
-                      f"{r['mig_histogram']:7.4f} {r['elbo']:9.2f} {r['tc']:7.3f}" for r in rows]
+    lines = [head] + [f"{r['run']:32s} {num(r['mig'], 8, 4)} {num(r['mig_stderr'], 7, 4)} "
+                      f"{num(r['mig_histogram'], 7, 4)} {r['elbo']:9.2f} {r['tc']:7.3f}"
+                      for r in rows]
     return "\n".join(lines)
