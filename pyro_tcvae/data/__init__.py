@@ -6,6 +6,7 @@
 - :class:`DSprites`: from the real file, or rendered exactly on the fly;
   :class:`ColorDSprites` and :class:`NoisyDSprites`, its RGB variants.
 - :class:`MPI3D`: the user's MPI3D file (toy, realistic, real), memory-mapped.
+- :class:`SmallNORB`: the user's SmallNORB files.
 - :class:`ImageFolder`: a folder of images without factors (e.g. CelebA).
 - :class:`SmallSprites`, :class:`NonlinearFactors`, :func:`nonlinear_factors`: small
   synthetic sets for tests and tutorials.
@@ -16,6 +17,7 @@ from .dsprites_color import ColorDSprites, NoisyDSprites
 from .ground_truth import Batches, GroundTruthData, View, grid_factors
 from .images import ImageFolder, ImageFolderError
 from .mpi3d import MPI3D, MPI3DFileError
+from .smallnorb import SmallNORB, SmallNORBFileError
 from .synthetic import NonlinearFactors, SmallSprites, nonlinear_factors
 
 __all__ = [
@@ -30,6 +32,8 @@ __all__ = [
     "MPI3D",
     "MPI3DFileError",
     "NonlinearFactors",
+    "SmallNORB",
+    "SmallNORBFileError",
     "SmallSprites",
     "View",
     "grid_factors",

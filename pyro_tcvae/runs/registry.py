@@ -9,7 +9,7 @@ import dataclasses
 from typing import Callable
 
 from ..data import (MPI3D, ColorDSprites, DSprites, ImageFolder, NoisyDSprites,
-                    NonlinearFactors, SmallSprites)
+                    NonlinearFactors, SmallNORB, SmallSprites)
 from ..infer import (TraceAnnealedVAE_ELBO, TraceDIPVAE_ELBO, TraceFactorVAE_ELBO, TraceTC_ELBO,
                      discriminator_mlp)
 from ..models.latents import LATENTS
@@ -88,6 +88,11 @@ DATASETS = {
         image_shape=(64, 64, 3), binary=False, defaults={**_COLOUR, "arch": "conv"},
         about=f"MPI3D {variant} from your file (1,036,800 images of 64x64x3, 7 factors)",
         user_file=True) for variant in ("toy", "realistic", "real")},
+    "smallnorb": DatasetEntry(
+        make=lambda config, progress: SmallNORB(config.data_path, progress=progress),
+        image_shape=(64, 64), binary=False, defaults={**_COLOUR, "arch": "conv"},
+        about="SmallNORB from your files (48,600 grey 64x64 images, 5 factors)",
+        user_file=True),
     "images": DatasetEntry(
         make=lambda config, progress: ImageFolder(config.data_path, progress=progress),
         image_shape=(64, 64, 3), binary=False, defaults={**_COLOUR, "arch": "conv"},
