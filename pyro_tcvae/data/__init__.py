@@ -6,12 +6,13 @@
 - :class:`DSprites`: from the real file, or rendered exactly on the fly;
   :class:`ColorDSprites` and :class:`NoisyDSprites`, its RGB variants.
 - :class:`MPI3D`: the user's MPI3D file (toy, realistic, real), memory-mapped.
-- :class:`SmallNORB`: the user's SmallNORB files.
+- :class:`SmallNORB`, :class:`Cars3D`: the user's SmallNORB and Cars3D files.
 - :class:`ImageFolder`: a folder of images without factors (e.g. CelebA).
 - :class:`SmallSprites`, :class:`NonlinearFactors`, :func:`nonlinear_factors`: small
   synthetic sets for tests and tutorials.
 """
 
+from .cars3d import Cars3D, Cars3DFileError
 from .dsprites import DSprites, DSpritesFileError
 from .dsprites_color import ColorDSprites, NoisyDSprites
 from .ground_truth import Batches, GroundTruthData, View, grid_factors
@@ -22,6 +23,8 @@ from .synthetic import NonlinearFactors, SmallSprites, nonlinear_factors
 
 __all__ = [
     "Batches",
+    "Cars3D",
+    "Cars3DFileError",
     "ColorDSprites",
     "NoisyDSprites",
     "DSprites",

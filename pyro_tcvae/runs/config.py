@@ -50,7 +50,8 @@ class TrainConfig:
               "$PYRO_TCVAE_DSPRITES and the cache folder, else render the set)")
     data_path: typing.Optional[str] = option(
         None, "the file or folder of a dataset loaded from your files (mpi3d_*: the .npz; "
-              "smallnorb: the folder of its six files; images: the folder; default: its "
+              "smallnorb: the folder of its six files; cars3d: the folder of its .mat files; "
+              "images: the folder; default: its "
               "environment variable, then the cache folder)")
     objective: str = option("tcvae", "tcvae / beta-vae: the total correlation / the whole KL "
                                      "weighed by --beta; vae: the plain ELBO; factorvae: a "

@@ -8,7 +8,7 @@ Adding a dataset or an objective is one entry here.
 import dataclasses
 from typing import Callable
 
-from ..data import (MPI3D, ColorDSprites, DSprites, ImageFolder, NoisyDSprites,
+from ..data import (MPI3D, Cars3D, ColorDSprites, DSprites, ImageFolder, NoisyDSprites,
                     NonlinearFactors, SmallNORB, SmallSprites)
 from ..infer import (TraceAnnealedVAE_ELBO, TraceDIPVAE_ELBO, TraceFactorVAE_ELBO, TraceTC_ELBO,
                      discriminator_mlp)
@@ -92,6 +92,11 @@ DATASETS = {
         make=lambda config, progress: SmallNORB(config.data_path, progress=progress),
         image_shape=(64, 64), binary=False, defaults={**_COLOUR, "arch": "conv"},
         about="SmallNORB from your files (48,600 grey 64x64 images, 5 factors)",
+        user_file=True),
+    "cars3d": DatasetEntry(
+        make=lambda config, progress: Cars3D(config.data_path, progress=progress),
+        image_shape=(64, 64, 3), binary=False, defaults={**_COLOUR, "arch": "conv"},
+        about="Cars3D from your files (17,568 images of 64x64x3, 3 factors; needs scipy)",
         user_file=True),
     "images": DatasetEntry(
         make=lambda config, progress: ImageFolder(config.data_path, progress=progress),
