@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .cache import cached_array, unit_floats
 from .dsprites import cache_dir
 from .ground_truth import GroundTruthData, grid_factors
 
@@ -97,24 +98,9 @@ class Cars3D(GroundTruthData):
         stamp = "|".join(f"{p.name}|{p.stat().st_size}|{p.stat().st_mtime_ns}"
                          for p in self.files)
         key = hashlib.sha1(f"{self.path.resolve()}|{stamp}".encode()).hexdigest()[:12]
-        target = cache_dir() / f"cars3d_{key}.npy"
         n = int(np.prod(self.factor_sizes))
-        if cache and target.is_file():
-            pixels = np.load(target, mmap_mode="r")
-            if pixels.shape == (n, 64, 64, 3):
-                return pixels
-        pixels = self._decode(progress)
-        if cache:
-            try:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
-                with open(tmp, "wb") as f:
-                    np.save(f, pixels)
-                os.replace(tmp, target)
-            except OSError:
-                pass
-        return pixels
+        return cached_array(cache_dir() / f"cars3d_{key}.npy", lambda: self._decode(progress),
+                            (n, 64, 64, 3), cache)
 
     def _observations(self, indices):
-        rows = np.ascontiguousarray(self.pixels[indices.numpy()])
-        return torch.from_numpy(rows).to(torch.float32).div_(255.0)
+        return unit_floats(self.pixels[indices.numpy()])

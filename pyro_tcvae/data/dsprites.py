@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .cache import atomic_save
 from .ground_truth import GroundTruthData, grid_factors
 from .sprites import SHAPE_PARAMS, SHAPES, render
 
@@ -78,14 +79,6 @@ def find_file(path=None):
         return find_file(os.environ[ENV_FILE])
     candidate = cache_dir() / FILENAME
     return candidate if candidate.is_file() else None
-
-
-def _atomic_save(path, array):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
-        np.save(f, array)
-    os.replace(tmp, path)
 
 
 def render_all(progress=True):
@@ -241,7 +234,7 @@ class DSprites(GroundTruthData):
         bits = render_all(progress)
         if cache:
             try:
-                _atomic_save(target, bits)
+                atomic_save(target, bits)
             except OSError:
                 pass  # a read-only cache folder only costs the next start a render
         return bits
@@ -260,7 +253,7 @@ class DSprites(GroundTruthData):
         factors = torch.from_numpy(classes)
         if cache and factors.shape == grid.shape and torch.equal(factors, grid):
             try:
-                _atomic_save(target, bits)
+                atomic_save(target, bits)
             except OSError:
                 pass
         return bits, factors

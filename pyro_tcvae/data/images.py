@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .cache import cached_array, unit_floats
 from .dsprites import cache_dir
 from .ground_truth import GroundTruthData
 
@@ -95,21 +96,9 @@ class ImageFolder(GroundTruthData):
         listing = "\n".join(f"{p.relative_to(self.path)}|{p.stat().st_size}|"
                             f"{p.stat().st_mtime_ns}" for p in self.files)
         key = hashlib.sha1(f"{self.path.resolve()}|{self.image_shape}\n{listing}".encode())
-        target = cache_dir() / f"images_{key.hexdigest()[:16]}.npy"
-        if cache and target.is_file():
-            return np.load(target, mmap_mode="r")
-        pixels = self._decode(progress)
-        if cache:
-            try:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
-                with open(tmp, "wb") as f:
-                    np.save(f, pixels)
-                os.replace(tmp, target)
-            except OSError:
-                pass  # a read-only cache only costs the next start a decode
-        return pixels
+        return cached_array(cache_dir() / f"images_{key.hexdigest()[:16]}.npy",
+                            lambda: self._decode(progress),
+                            (len(self.files), *self.image_shape), cache)
 
     def _observations(self, indices):
-        rows = np.ascontiguousarray(self.pixels[indices.numpy()])
-        return torch.from_numpy(rows).to(torch.float32).div_(255.0)
+        return unit_floats(self.pixels[indices.numpy()])

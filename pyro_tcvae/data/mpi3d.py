@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .cache import unit_floats
 from .dsprites import cache_dir
 from .ground_truth import GroundTruthData, grid_factors
 from .npz import map_npz_member, npz_keys
@@ -98,5 +99,4 @@ class MPI3D(GroundTruthData):
         return images
 
     def _observations(self, indices):
-        rows = self.images_array[indices.numpy()]
-        return torch.from_numpy(np.ascontiguousarray(rows)).to(torch.float32).div_(255.0)
+        return unit_floats(self.images_array[indices.numpy()])

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .cache import cached_array, unit_floats
 from .dsprites import cache_dir
 from .ground_truth import GroundTruthData
 
@@ -140,24 +141,14 @@ class SmallNORB(GroundTruthData):
         stamp = "|".join(f"{p}|{p.stat().st_size}|{p.stat().st_mtime_ns}"
                          for p in sorted(files.values()))
         target = cache_dir() / f"smallnorb_{hashlib.sha1(stamp.encode()).hexdigest()[:12]}.npy"
-        if cache and target.is_file():
-            pixels = np.load(target, mmap_mode="r")
-            if pixels.shape == (n, 64, 64):
-                return pixels
-        pixels = self._decode(files, progress)
-        if len(pixels) != n:
-            raise SmallNORBFileError(f"{self.path}: {len(pixels)} images for {n} labels")
-        if cache:
-            try:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
-                with open(tmp, "wb") as f:
-                    np.save(f, pixels)
-                os.replace(tmp, target)
-            except OSError:
-                pass
-        return pixels
+
+        def decode():
+            pixels = self._decode(files, progress)
+            if len(pixels) != n:
+                raise SmallNORBFileError(f"{self.path}: {len(pixels)} images for {n} labels")
+            return pixels
+
+        return cached_array(target, decode, (n, 64, 64), cache)
 
     def _observations(self, indices):
-        rows = np.ascontiguousarray(self.pixels[indices.numpy()])
-        return torch.from_numpy(rows).to(torch.float32).div_(255.0)
+        return unit_floats(self.pixels[indices.numpy()])

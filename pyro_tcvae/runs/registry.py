@@ -71,17 +71,14 @@ DATASETS = {
         defaults={**_IMAGES, "z_dim": 10, "lr": 1e-3, "batch_size": 256, "epochs": 1.0},
         about="dSprites, 737,280 images of 64x64: the real file if found, else rendered",
         dsprites_file=True),
-    "color_dsprites": DatasetEntry(
-        make=lambda config, progress: ColorDSprites(
+    **{name: DatasetEntry(
+        make=lambda config, progress, cls=cls: cls(
             base=DSprites(path=config.dsprites_path, progress=progress)),
-        image_shape=(64, 64, 3), binary=False, defaults=_COLOUR,
-        about="dSprites in colour (each sprite in a colour from [0.5, 1]^3, fixed per item)",
-        dsprites_file=True),
-    "noisy_dsprites": DatasetEntry(
-        make=lambda config, progress: NoisyDSprites(
-            base=DSprites(path=config.dsprites_path, progress=progress)),
-        image_shape=(64, 64, 3), binary=False, defaults=_COLOUR,
-        about="dSprites on uniform noise (fixed per item)", dsprites_file=True),
+        image_shape=(64, 64, 3), binary=False, defaults=_COLOUR, about=about,
+        dsprites_file=True) for name, cls, about in (
+            ("color_dsprites", ColorDSprites,
+             "dSprites in colour (each sprite in a colour from [0.5, 1]^3, fixed per item)"),
+            ("noisy_dsprites", NoisyDSprites, "dSprites on uniform noise (fixed per item)"))},
     **{f"mpi3d_{variant}": DatasetEntry(
         make=lambda config, progress, variant=variant: MPI3D(variant, path=config.data_path,
                                                              progress=progress),

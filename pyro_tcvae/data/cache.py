@@ -1,0 +1,41 @@
+"""Decoded image sets kept in the cache folder, and uint8 pixels as floats."""
+
+import os
+
+import numpy as np
+import torch
+
+
+def atomic_save(path, array):
+    """``np.save`` through a temporary sibling renamed into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            np.save(f, array)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def cached_array(target, decode, shape, cache=True):
+    """The array in the cache file ``target`` (memory-mapped) when it has ``shape``;
+    else ``decode()``, saved there for the next start.  A cache folder that cannot be
+    written only costs the next start a decode."""
+    if cache and target.is_file():
+        array = np.load(target, mmap_mode="r")
+        if tuple(array.shape) == tuple(shape):
+            return array
+    array = decode()
+    if cache:
+        try:
+            atomic_save(target, array)
+        except OSError:
+            pass
+    return array
+
+
+def unit_floats(rows):
+    """uint8 pixels (an ndarray, possibly memory-mapped rows) as float32 in [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(rows)).to(torch.float32).div_(255.0)
