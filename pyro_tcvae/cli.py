@@ -123,6 +123,34 @@ def build_parser():
                    help="default tcvae")
     p.add_argument("--num-samples", type=int, default=10_000, help="default 10000")
     p.add_argument("--quiet", action="store_true")
+
+    p = sub.add_parser("study", help="train and evaluate every missing run of a study file "
+                                     "(studies/*.toml) into one JSON record each, then report")
+    p.add_argument("study_file", type=Path)
+    p.add_argument("--results", type=Path, default=Path("docs/results"),
+                   help="records go to RESULTS/<study name>/ (default docs/results)")
+    p.add_argument("--work", type=Path, default=Path("runs/studies"),
+                   help="run folders (checkpoints) go to WORK/<study name>/ (default "
+                        "runs/studies)")
+    p.add_argument("--replace", action="store_true",
+                   help="train again the runs whose record another configuration made")
+    p.add_argument("--limit", type=int, default=None, help="stop after this many runs")
+    p.add_argument("--status", action="store_true", help="only list the runs and their state")
+    p.add_argument("--device", default=None, help="device of every run (e.g. cuda)")
+    p.add_argument("--set", action="append", default=[], metavar="OPTION=VALUE",
+                   help="replace an option of every run (repeat; e.g. --set steps=18000 "
+                        "--set batch_size=2048 --set precision=fp32, the paper's scale)")
+    p.add_argument("--name", default=None,
+                   help="the study's name for this invocation (records go to "
+                        "RESULTS/NAME/; use one with --set, so that another scale keeps "
+                        "its own records)")
+    p.add_argument("--quiet", action="store_true")
+
+    p = sub.add_parser("report", help="a study's report.md and figures from its records")
+    p.add_argument("results_dir", type=Path, help="e.g. docs/results/dsprites_beta")
+    p.add_argument("--pool-from", type=float, default=4.0,
+                   help="pool paired differences over hyperparameter values >= this "
+                        "(default 4)")
     return parser
 
 
@@ -213,7 +241,40 @@ def _plot(args):
     return 0
 
 
-COMMANDS = {"train": _train, "evaluate": _evaluate, "plot": _plot, "sweep": _sweep}
+def _study(args):
+    from .runs import load_study, report, run_study, study_status
+    from .runs.study import parse_settings
+
+    overrides = parse_settings(args.set)
+    if args.device is not None:
+        overrides["device"] = args.device
+    study = load_study(args.study_file, name=args.name, **overrides)
+    if args.status:
+        states = study_status(study, args.results / study.name)
+    else:
+        states = run_study(study, args.results, args.work, replace=args.replace,
+                           progress=not args.quiet, limit=args.limit)
+    counts = {}
+    for name, _, state in states:
+        counts[state] = counts.get(state, 0) + 1
+        if args.status:
+            print(f"{name:40s} {state}")
+    print(f"study {study.name}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    if counts.get("done") and not args.status:
+        report(args.results / study.name)
+        print(f"report: {args.results / study.name / 'report.md'}")
+    return 0
+
+
+def _report(args):
+    from .runs import report
+
+    print(report(args.results_dir, pool_from=args.pool_from))
+    return 0
+
+
+COMMANDS = {"train": _train, "evaluate": _evaluate, "plot": _plot, "sweep": _sweep,
+            "study": _study, "report": _report}
 
 
 def main(argv=None):

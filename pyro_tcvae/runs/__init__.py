@@ -1,6 +1,7 @@
 """Everything that knows a run folder: the configuration (schema, registries, one
 ``validate``), building the parts, the folder (atomic files, lock, checksummed
-checkpoints, logs), host settings, the training loop, evaluation, sweeps and plots.
+checkpoints, logs), host settings, the training loop, evaluation, sweeps, plots, and
+studies (a declarative file of runs into committed records, and their report).
 
 >>> from pyro_tcvae.runs import TrainConfig, train, evaluate, plot_run
 >>> run = train(TrainConfig(dataset="small_sprites"), "runs/demo")
@@ -14,13 +15,16 @@ from .folder import MetricsLog, RunFolder, read_checkpoint
 from .host import ThreadGovernor, flush_denormals, reuse_freed_memory
 from .plot import plot_run
 from .registry import BUILTIN_DATASET, CHOICES, DATASETS, OBJECTIVES
+from .report import report, study_rows
+from .study import Study, load_study, run_study
+from .study import status as study_status
 from .sweep import format_rows, sweep
 from .training import MIGMonitor, train
 
 __all__ = [
     "BUILTIN_DATASET", "CHOICES", "DATASETS", "MIGMonitor", "MetricsLog", "OBJECTIVES",
-    "RunError", "RunFolder", "ThreadGovernor", "TrainConfig", "check_fits", "evaluate",
+    "RunError", "RunFolder", "Study", "ThreadGovernor", "TrainConfig", "check_fits", "evaluate",
     "flush_denormals", "format_eval", "format_rows", "load_model", "make_dataset",
-    "make_model", "make_svi", "plot_run", "read_checkpoint", "reuse_freed_memory", "sweep",
-    "train",
+    "load_study", "make_model", "make_svi", "plot_run", "read_checkpoint", "report",
+    "reuse_freed_memory", "run_study", "study_rows", "study_status", "sweep", "train",
 ]

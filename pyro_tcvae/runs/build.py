@@ -9,14 +9,22 @@ from pyro.infer import SVI
 
 from ..models import VAE
 from ..optim import Adam
-from .config import RunError
+from .config import RunError, parse_correlate
 from .folder import RunFolder, describe_os_error
 from .registry import DATASETS, OBJECTIVES
 
 
-def make_dataset(config, progress=True):
-    """The ground-truth dataset a (validated) configuration names."""
-    return DATASETS[config.dataset].make(config, progress)
+def make_dataset(config, progress=True, biased=True):
+    """The ground-truth dataset a (validated) configuration names; with ``correlate``,
+    the biased view of it that the run trains on (``biased=False``: the uniform set)."""
+    data = DATASETS[config.dataset].make(config, progress)
+    if config.correlate is None or not biased:
+        return data
+    a, b, strength = parse_correlate(config.correlate)
+    try:
+        return data.correlated(a, b, strength, seed=0)
+    except ValueError as e:
+        raise RunError(f"correlate {config.correlate!r}: {e}") from None
 
 
 def check_fits(config, data):

@@ -49,10 +49,15 @@ class TrainConfig:
         None, "the dSprites .npz file (implies --dataset dsprites; default: look for it in "
               "$PYRO_TCVAE_DSPRITES and the cache folder, else render the set)")
     data_path: typing.Optional[str] = option(
-        None, "the file or folder of a dataset loaded from your files (mpi3d_*: the .npz; "
+        None, "the file or folder of a dataset loaded from your files (shapes3d: 3dshapes.h5, "
+              "rendered when there is none; mpi3d_*: the .npz; "
               "smallnorb: the folder of its six files; cars3d: the folder of its .mat files; "
               "images: the folder; default: its "
               "environment variable, then the cache folder)")
+    correlate: typing.Optional[str] = option(
+        None, "sampling bias: 'A,B,S' trains on items drawn with weight exp(-S (u_A - "
+              "u_B)^2), u a factor's class scaled to [0, 1]: factors A and B tied with "
+              "strength S >= 0 (e.g. posX,posY,10; evaluation uses the same biased set)")
     objective: str = option("tcvae", "tcvae / beta-vae: the total correlation / the whole KL "
                                      "weighed by --beta; vae: the plain ELBO; factorvae: a "
                                      "discriminator's TC weighed by --gamma; annealed: --gamma "
@@ -124,6 +129,8 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and value not in names:
                 raise RunError(f"{name} must be one of {', '.join(names)}; got {value!r}")
+        if self.correlate is not None:
+            parse_correlate(self.correlate)
         entry = OBJECTIVES[self.objective]
         for name in OBJECTIVE_OPTIONS:
             if getattr(self, name) is not None and name not in entry.options:
@@ -232,6 +239,22 @@ class TrainConfig:
     def from_dict(cls, d):
         """A validated configuration from a dict (``config.json``)."""
         return cls(**saved_options(d)).validate()
+
+
+def parse_correlate(text):
+    """('A', 'B', strength) of a ``correlate`` option 'A,B,S'; RunError naming the
+    format otherwise."""
+    parts = [p.strip() for p in str(text).split(",")]
+    try:
+        if len(parts) != 3 or not parts[0] or not parts[1] or parts[0] == parts[1]:
+            raise ValueError
+        strength = float(parts[2])
+    except ValueError:
+        raise RunError(f"correlate must be 'A,B,S': two different factor names and a "
+                       f"strength, e.g. posX,posY,10; got {text!r}") from None
+    if not (strength >= 0 and math.isfinite(strength)):
+        raise RunError(f"the strength in correlate must be a finite number >= 0, got {parts[2]}")
+    return parts[0], parts[1], strength
 
 
 #: Options that only some objectives read (see :data:`~.registry.OBJECTIVES`).

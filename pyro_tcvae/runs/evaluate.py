@@ -2,6 +2,9 @@
 
 import time
 
+import torch
+
+from ..data import View
 from ..metrics import elbo_decomposition, encode_dataset, mig, mig_histogram
 from .build import load_model, make_dataset
 from .folder import RunFolder, write_json
@@ -9,13 +12,15 @@ from .host import ThreadGovernor
 
 
 def evaluate(run_dir, num_samples=10_000, max_components=200_000, seed=0, data=None,
-             model=None, progress=True):
+             model=None, progress=True, items=None, out=None):
     """Compute the metrics of a trained run and write ``run_dir/eval.json``.
 
     ``data`` and ``model`` (e.g. from :func:`~.training.train`'s result) are used as
-    given instead of being built again.  Returns the dict written: ``mig`` (score,
-    stderr, gaps, MI matrix ...), ``mig_histogram``, ``decomposition`` (terms and
-    standard errors), ``seconds``, ``config``.
+    given instead of being built again.  ``items``: evaluate a fixed random subset of
+    that many items (drawn with ``seed``; None: every item).  ``out``: the file to
+    write instead of ``eval.json``.  Returns the dict written: ``mig`` (score, stderr,
+    gaps, MI matrix ...), ``mig_histogram``, ``decomposition`` (terms and standard
+    errors), ``items`` (how many were evaluated), ``seconds``, ``config``.
     """
     folder = RunFolder(run_dir)
     if model is None:
@@ -23,6 +28,9 @@ def evaluate(run_dir, num_samples=10_000, max_components=200_000, seed=0, data=N
     else:
         vae, config = model, folder.read_config()
     data = make_dataset(config, progress) if data is None else data
+    if items is not None and items < len(data):
+        g = torch.Generator().manual_seed(seed)
+        data = View(data, torch.randperm(len(data), generator=g)[:items].sort().values)
     t0 = time.perf_counter()
     with ThreadGovernor(config.threads):  # the cores other processes leave free
         post = encode_dataset(vae, data, progress=progress)  # once, for all three
@@ -41,10 +49,11 @@ def evaluate(run_dir, num_samples=10_000, max_components=200_000, seed=0, data=N
         "mig": None if paper is None else paper.as_dict(),
         "mig_histogram": None if hist is None else hist.as_dict(),
         "decomposition": terms,
+        "items": len(data),
         "seconds": time.perf_counter() - t0,
         "config": config.to_dict(),
     }
-    write_json(folder.eval_path, result)
+    write_json(folder.eval_path if out is None else out, result)
     return result
 
 

@@ -83,6 +83,10 @@ def write_json(path, obj):
     atomic_write(path, lambda f: f.write((json.dumps(obj, indent=2) + "\n").encode()))
 
 
+def write_text(path, text):
+    atomic_write(path, lambda f: f.write(text.encode()))
+
+
 def _alive(pid):
     try:
         os.kill(pid, 0)

@@ -1,0 +1,224 @@
+"""A study's figures and tables, regenerated from its records alone.
+
+:func:`report` reads ``<results>/<study>/*.json`` (and the plan ``study.json`` the
+runner wrote beside them), leaves out records the plan does not ask for (saying so),
+and writes ``report.md`` and the figures into the same folder.
+"""
+
+import json
+import math
+from collections import defaultdict
+from pathlib import Path
+
+from ..viz import study as figures
+from .config import RunError, TrainConfig, parse_correlate
+from .folder import fs_errors, write_text
+from .stats import bootstrap_interval, mean_interval, spearman
+from .study import _config_key
+
+
+def study_rows(results_dir):
+    """(rows, notes): one row per record that the plan asks for (all records when there
+    is no plan), and lines about the records left out."""
+    folder = Path(results_dir)
+    if not folder.is_dir():
+        raise RunError(f"no study results in {folder}: run pyro-tcvae study FILE first")
+    plan = None
+    if (folder / "study.json").is_file():
+        plan = json.loads((folder / "study.json").read_text())
+    rows, notes = [], []
+    for path in sorted(folder.glob("*.json")):
+        if path.name == "study.json":
+            continue
+        try:
+            rec = json.loads(path.read_text())
+            cfg = TrainConfig.from_dict(rec["config"])
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            notes.append(f"{path.name}: unreadable ({type(e).__name__}), left out")
+            continue
+        if plan is not None:
+            want = plan["runs"].get(rec.get("run"))
+            if want is None:
+                notes.append(f"{path.name}: not a run of the study's plan, left out")
+                continue
+            if json.loads(json.dumps(_config_key(cfg))) != want or \
+                    rec.get("evaluate") != plan.get("evaluate"):
+                notes.append(f"{path.name}: made by another configuration than the plan's, "
+                             f"left out")
+                continue
+        rows.append(_row(rec, cfg))
+    if plan is not None:
+        missing = sorted(set(plan["runs"]) - {r["run"] for r in rows})
+        if missing:
+            notes.append(f"{len(missing)} of {len(plan['runs'])} planned runs have no record "
+                         f"yet: {', '.join(missing[:6])}{' ...' if len(missing) > 6 else ''}")
+    return rows, notes
+
+
+def _row(rec, cfg):
+    ev, uni = rec["eval"], rec.get("eval_uniform")
+    hyper, value = cfg.hyperparameter()
+    label = cfg.label()
+    cell = rec["run"].rsplit("_seed", 1)[0]
+    d = ev["decomposition"]
+    m, h = ev["mig"], ev["mig_histogram"]
+    return {
+        "run": rec["run"], "cell": cell, "objective": cfg.objective, "hyper": hyper,
+        "value": value, "variant": cell[len(label) + 1:] if cell.startswith(label) else cell,
+        "seed": cfg.seed,
+        "correlation": None if cfg.correlate is None else parse_correlate(cfg.correlate)[2],
+        "correlate": cfg.correlate,
+        "mig": m and m["score"], "mig_se": m and m["stderr"], "mig_hist": h and h["score"],
+        "gaps": m and m["gaps"],
+        "mig_uniform": uni["mig"]["score"] if uni and uni["mig"] else None,
+        "elbo": d["elbo"], "tc": d["tc"], "mi": d["mi"], "dwkl": d["dwkl"], "kl": d["kl"],
+        "items": ev["items"], "train_seconds": rec.get("train_seconds"),
+        "steps": cfg.steps, "commit": rec.get("commit"),
+    }
+
+
+def _fmt(m, lo, hi, digits=3):
+    if m is None or math.isnan(m):
+        return "-"
+    if lo == hi:
+        return f"{m:.{digits}f}"
+    return f"{m:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+
+
+def cell_table(rows):
+    """Markdown table: every setting's mean and 90% interval over seeds."""
+    cells = defaultdict(list)
+    for r in rows:
+        cells[r["cell"]].append(r)
+    lines = ["| setting | seeds | MIG | histogram MIG | ELBO | TC | train min |",
+             "|---|---|---|---|---|---|---|"]
+    for c in sorted(cells, key=lambda c: (cells[c][0]["objective"], cells[c][0]["variant"],
+                                          cells[c][0]["value"] or 0)):
+        rs = cells[c]
+        secs = [r["train_seconds"] for r in rs if r["train_seconds"] is not None]
+        lines.append(
+            f"| {c} | {len(rs)} | {_fmt(*mean_interval([r['mig'] for r in rs]))} | "
+            f"{_fmt(*mean_interval([r['mig_hist'] for r in rs]))} | "
+            f"{_fmt(*mean_interval([r['elbo'] for r in rs]), digits=1)} | "
+            f"{_fmt(*mean_interval([r['tc'] for r in rs]), digits=2)} | "
+            f"{sum(secs) / len(secs) / 60:.1f} |" if secs else
+            f"| {c} | {len(rs)} | {_fmt(*mean_interval([r['mig'] for r in rs]))} | "
+            f"{_fmt(*mean_interval([r['mig_hist'] for r in rs]))} | "
+            f"{_fmt(*mean_interval([r['elbo'] for r in rs]), digits=1)} | "
+            f"{_fmt(*mean_interval([r['tc'] for r in rs]), digits=2)} | - |")
+    return "\n".join(lines)
+
+
+def paired_differences(rows, pool_from=4.0):
+    """For two objectives run at the same hyperparameter values and seeds (e.g.
+    beta-TCVAE and beta-VAE over beta): the per-seed MIG difference at each value, and
+    pooled over the values >= ``pool_from``.  Returns a list of dicts."""
+    by = defaultdict(dict)
+    for r in rows:
+        if r["value"] is not None and r["mig"] is not None and r["correlation"] is None:
+            by[(r["objective"], r["hyper"], r["variant"])][(r["value"], r["seed"])] = r["mig"]
+    out = []
+    keys = sorted(by)
+    for i, a in enumerate(keys):
+        for b in keys[i + 1:]:
+            if a[1] != b[1] or a[2] != b[2]:
+                continue
+            first, second = (a, b) if a[0] == "tcvae" or b[0] != "tcvae" else (b, a)
+            shared = sorted(set(by[first]) & set(by[second]))
+            if not shared:
+                continue
+            values = sorted({v for v, _ in shared})
+            for v in values + ["pooled"]:
+                pairs = [k for k in shared if (k[0] == v if v != "pooled" else k[0] >= pool_from)]
+                if not pairs:
+                    continue
+                diffs = [by[first][k] - by[second][k] for k in pairs]
+                m, lo, hi = mean_interval(diffs)
+                out.append({"first": first[0], "second": second[0], "hyper": first[1],
+                            "value": v, "n": len(diffs), "mean": m, "low": lo, "high": hi,
+                            "wins": sum(d > 0 for d in diffs)})
+    return out
+
+
+def tc_mig_correlations(rows):
+    """Spearman's rho of full-dataset TC against MIG per objective (and over all runs),
+    with a 90% bootstrap interval: {objective: (rho, low, high, n)}."""
+    out = {}
+    groups = defaultdict(list)
+    for r in rows:
+        if r["mig"] is not None:
+            groups[r["objective"]].append(r)
+            groups["all runs"].append(r)
+    for k, rs in groups.items():
+        tc, mig = [r["tc"] for r in rs], [r["mig"] for r in rs]
+        lo, hi = bootstrap_interval(spearman, tc, mig)
+        out[k] = (spearman(tc, mig), lo, hi, len(rs))
+    return out
+
+
+def report(results_dir, pool_from=4.0, echo=print):
+    """Write ``report.md`` and the figures of a study from its records; returns the
+    markdown text."""
+    folder = Path(results_dir)
+    rows, notes = study_rows(folder)
+    for n in notes:
+        echo(n)
+    if not rows:
+        raise RunError(f"no usable records in {folder}")
+    plan = json.loads((folder / "study.json").read_text()) if (folder / "study.json").is_file() \
+        else {"name": folder.name, "about": ""}
+    made = []
+    with fs_errors(folder, "write"):
+        made.append(figures.plot_against_hyperparameter(rows, folder / "mig_vs_hyperparameter.png",
+                                                        mean_interval))
+        made.append(figures.plot_by_cell(rows, folder / "mig_by_setting.png"))
+        corr = tc_mig_correlations(rows)
+        made.append(figures.plot_tc_vs_mig(rows, folder / "tc_vs_mig.png", corr))
+        pairs = [r["correlate"] for r in rows if r["correlate"]]
+        if pairs:
+            a, b, _ = parse_correlate(pairs[0])
+            made.append(figures.plot_against_correlation(
+                rows, folder / "mig_vs_correlation.png", mean_interval,
+                xlabel=f"strength of the {a}-{b} sampling bias"))
+    items = sorted({r["items"] for r in rows})
+    commits = sorted({(r["commit"] or "unknown")[:12] for r in rows})
+    se = [r["mig_se"] for r in rows if r["mig_se"] is not None]
+    text = [f"# Study {plan['name']}", "", plan.get("about", ""), "",
+            (f"{len(rows)} runs; evaluated on {', '.join(map(str, items))} items "
+             f"(largest MIG standard error {max(se):.4f})" if se else f"{len(rows)} runs")
+            + f"; code: {', '.join(commits)}.", "",
+            "Means over seeds with 90% t-intervals of the mean in brackets.", "",
+            cell_table(rows), ""]
+    diffs = paired_differences(rows, pool_from)
+    if diffs:
+        text += ["## Paired differences of MIG (same setting, same seed)", "",
+                 "| first - second | at | seeds | mean difference | 90% interval | first higher |",
+                 "|---|---|---|---|---|---|"]
+        for d in diffs:
+            at = (f"{d['hyper']} >= {pool_from:g} (pooled)" if d["value"] == "pooled"
+                  else f"{d['hyper']} = {d['value']:g}")
+            text.append(f"| {d['first']} - {d['second']} | {at} | {d['n']} | {d['mean']:+.3f} | "
+                        f"[{d['low']:+.3f}, {d['high']:+.3f}] | {d['wins']} of {d['n']} |")
+        text.append("")
+    text += ["## Total correlation against MIG", "",
+             "| runs | n | Spearman rho (TC, MIG) | 90% bootstrap interval |", "|---|---|---|---|"]
+    for k, (rho, lo, hi, n) in sorted(corr.items()):
+        text.append(f"| {k} | {n} | {rho:+.3f} | [{lo:+.3f}, {hi:+.3f}] |" if not math.isnan(rho)
+                    else f"| {k} | {n} | - | - |")
+    text.append("")
+    if any(r["mig_uniform"] is not None for r in rows):
+        text += ["## MIG on the biased set and on the uniform set", "",
+                 "| setting | seeds | MIG (biased, trained on) | MIG (uniform) |", "|---|---|---|---|"]
+        cells = defaultdict(list)
+        for r in rows:
+            cells[r["cell"]].append(r)
+        for c, rs in sorted(cells.items()):
+            text.append(f"| {c} | {len(rs)} | {_fmt(*mean_interval([r['mig'] for r in rs]))} | "
+                        f"{_fmt(*mean_interval([r['mig_uniform'] for r in rs]))} |")
+        text.append("")
+    text += ["Figures: " + ", ".join(f"`{Path(p).name}`" for p in made if p), ""]
+    if notes:
+        text += ["Left out:", ""] + [f"- {n}" for n in notes] + [""]
+    md = "\n".join(text)
+    write_text(folder / "report.md", md)
+    return md

@@ -1,0 +1,371 @@
+"""Studies: a declarative file of runs, trained and evaluated into committed records.
+
+A study file (TOML, e.g. ``studies/dsprites_beta.toml``) names everything::
+
+    name = "dsprites_beta"            # records go to <results>/dsprites_beta/
+    about = "RQ1/RQ2: MIG and ELBO against beta"
+    seeds = [0, 1, 2]
+
+    [train]                           # TrainConfig options shared by every run
+    dataset = "dsprites"
+    batch_size = 1024
+    precision = "bf16"
+    steps = 1500
+
+    [evaluate]
+    items = 200000                    # a fixed random subset (0: every item)
+    num_samples = 10000
+    uniform = false                   # with correlate: also evaluate on the uniform set
+
+    [[runs]]                          # each block: options, lists are crossed
+    objective = "tcvae"
+    beta = [1, 2, 4, 6, 8, 10]
+
+The runs are every block's product of lists, times the seeds.  :func:`run_study` trains
+and evaluates each run whose record is missing (resuming an interrupted one from its
+run folder), and writes one small JSON record per finished run into the results folder
+(config, git commit, MIG with its SE and per-factor gaps, histogram MIG, the
+full-dataset decomposition with SEs, training and evaluation time).  A record made by
+another configuration than the file asks for now is reported, and neither reused nor
+overwritten; ``replace=True`` trains it again.
+"""
+
+import dataclasses
+import hashlib
+import itertools
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from .config import RunError, TrainConfig, field_type
+from .build import make_dataset
+from .evaluate import evaluate
+from .folder import RunFolder, fs_errors, read_checkpoint, write_json
+from .training import train
+
+try:
+    import tomllib
+except ImportError:  # Python < 3.11
+    import tomli as tomllib
+
+STUDY_KEYS = {"name", "about", "seeds", "train", "evaluate", "runs"}
+EVALUATE_KEYS = {"items": 0, "num_samples": 10_000, "uniform": False}
+RECORD_VERSION = 1
+_NOT_STUDY = {"dsprites_path", "data_path", "device", "threads"}
+
+
+@dataclasses.dataclass
+class Study:
+    """A parsed study file.
+
+    Attributes
+    ----------
+    name, about : str
+    seeds : list of int
+    evaluate : dict
+        ``items``, ``num_samples``, ``uniform``.
+    runs : list of (str, TrainConfig)
+        Every run's record name and validated configuration, in the file's order.
+    path : Path
+    """
+
+    name: str
+    about: str
+    seeds: list
+    evaluate: dict
+    runs: list
+    path: Path
+
+    def plan(self):
+        """The study as a dict of plain values (written beside the records)."""
+        return {"name": self.name, "about": self.about, "seeds": self.seeds,
+                "evaluate": self.evaluate,
+                "runs": {name: _config_key(cfg) for name, cfg in self.runs}}
+
+
+def parse_settings(pairs):
+    """``["steps=18000", "precision=fp32"]`` as TrainConfig options of the right types;
+    RunError naming a key that is not an option or a value of the wrong type."""
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    out = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or key not in fields or key == "seed":
+            raise RunError(f"--set takes OPTION=VALUE with a TrainConfig option other than "
+                           f"seed, got {pair!r}")
+        want = field_type(fields[key])
+        try:
+            out[key] = (text.lower() in ("1", "true", "yes") if want is bool else
+                        None if text.lower() == "none" else want(text))
+        except ValueError:
+            raise RunError(f"--set {key}: {text!r} is not a {want.__name__}") from None
+    return out
+
+
+def load_study(path, name=None, **overrides):
+    """Read and check a study file; every run's configuration is validated, so a bad
+    key or value is refused before anything runs.  ``overrides`` replace options of
+    every run (e.g. ``device="cuda"``, ``steps=18000``); ``name`` replaces the study's
+    name (so that a study at another scale keeps its own records)."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except OSError as e:
+        raise RunError(f"cannot read the study file {path}: {e.strerror or e}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise RunError(f"{path} is not valid TOML: {e}") from None
+    where = f"in {path}"
+    unknown = sorted(set(raw) - STUDY_KEYS)
+    if unknown:
+        raise RunError(f"unknown key {unknown[0]!r} {where}; a study has "
+                       f"{', '.join(sorted(STUDY_KEYS))}")
+    for key in ("name", "runs"):
+        if key not in raw:
+            raise RunError(f"the study {path} needs {key!r}")
+    name = raw["name"] if name is None else name
+    if not isinstance(name, str) or not name or any(c in name for c in "/\\ ."):
+        raise RunError(f"name {where} must be a folder name without '/', '.' or spaces, "
+                       f"got {name!r}")
+    seeds = raw.get("seeds", [0])
+    if not isinstance(seeds, list) or not seeds or \
+            not all(isinstance(s, int) and s >= 0 for s in seeds) or len(set(seeds)) < len(seeds):
+        raise RunError(f"seeds {where} must be a list of different integers >= 0, got {seeds!r}")
+    evaluate = dict(EVALUATE_KEYS)
+    for k, v in raw.get("evaluate", {}).items():
+        if k not in EVALUATE_KEYS:
+            raise RunError(f"unknown key 'evaluate.{k}' {where}; [evaluate] has "
+                           f"{', '.join(EVALUATE_KEYS)}")
+        if type(v) is not type(EVALUATE_KEYS[k]) or (k != "uniform" and v < 0):
+            raise RunError(f"evaluate.{k} {where} must be a "
+                           f"{type(EVALUATE_KEYS[k]).__name__} >= 0, got {v!r}")
+        evaluate[k] = v
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    train = raw.get("train", {})
+    blocks = raw["runs"]
+    if not isinstance(blocks, list) or not blocks:
+        raise RunError(f"'runs' {where} must be one or more [[runs]] blocks")
+    runs, seen = [], {}
+    for b, block in enumerate(blocks):
+        if not isinstance(block, dict):
+            raise RunError(f"runs block {b + 1} {where} must be a table of options")
+        for section, table in (("train", train), (f"runs block {b + 1}", block)):
+            for k in table:
+                if k not in fields or k in ("seed",):
+                    hint = " (the seeds are the study's 'seeds')" if k == "seed" else ""
+                    raise RunError(f"unknown option {k!r} in {section} {where}{hint}; options "
+                                   f"are TrainConfig's: {', '.join(sorted(set(fields) - {'seed'}))}")
+        varied = {k: (v if isinstance(v, list) else [v]) for k, v in block.items()}
+        keys = list(varied)
+        for values in itertools.product(*varied.values()):
+            options = {**train, **dict(zip(keys, values)), **overrides}
+            for seed in seeds:
+                try:
+                    cfg = TrainConfig(**{**options, "seed": seed}).validate()
+                except (RunError, TypeError) as e:
+                    raise RunError(f"runs block {b + 1} {where}: {e}") from None
+                run = run_name(cfg, keys)
+                if run in seen:
+                    raise RunError(f"two runs of {path} are both {run!r} (blocks {seen[run]} "
+                                   f"and {b + 1}): make their options differ")
+                seen[run] = b + 1
+                runs.append((run, cfg))
+    return Study(name=name, about=raw.get("about", ""), seeds=seeds, evaluate=evaluate,
+                 runs=runs, path=path)
+
+
+def run_name(config, varied=()):
+    """A run's record name: its objective and setting, the other options its block
+    varies, and the seed ("tcvae_beta6_latentlaplace_seed2")."""
+    parts = [config.label()]
+    hyper = config.hyperparameter()[0]
+    for k in varied:
+        if k in ("objective", hyper, "seed"):
+            continue
+        v = getattr(config, k)
+        text = f"{v:g}" if isinstance(v, float) else str(v)
+        parts.append(f"{k.replace('_', '')}{text.replace(',', '-').replace('/', '-')}")
+    return "_".join(parts + [f"seed{config.seed}"])
+
+
+def _config_key(config):
+    """The options that define a run's result (not where the data lives or how many
+    threads ran it)."""
+    d = config.to_dict()
+    return {k: v for k, v in sorted(d.items()) if k not in _NOT_STUDY}
+
+
+def git_commit():
+    """The repository's commit (with '+dirty' for uncommitted changes), or None."""
+    here = Path(__file__).resolve().parent
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
+                             text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=here, capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (sha + ("+dirty" if dirty.strip() else "")) or None
+
+
+def read_record(path):
+    """A record's dict, or None when the file is unreadable (reported by the caller)."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def status(study, results):
+    """Each run's state: (name, config, state) with state "done", "missing",
+    "mismatch" (a record of another configuration) or "damaged"."""
+    out = []
+    for name, cfg in study.runs:
+        path = Path(results) / f"{name}.json"
+        if not path.is_file():
+            out.append((name, cfg, "missing"))
+            continue
+        rec = read_record(path)
+        if rec is None or "config" not in rec:
+            out.append((name, cfg, "damaged"))
+        elif _config_key(TrainConfig.from_dict(rec["config"])) != _config_key(cfg) or \
+                rec.get("evaluate") != study.evaluate:
+            out.append((name, cfg, "mismatch"))
+        else:
+            out.append((name, cfg, "done"))
+    return out
+
+
+def differences(record_config, config):
+    """The options where a record's configuration differs from the study's, as text."""
+    a, b = _config_key(TrainConfig.from_dict(record_config)), _config_key(config)
+    return ", ".join(f"{k}: record {a.get(k)!r}, study {b.get(k)!r}"
+                     for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k))
+
+
+def run_study(study, results_dir, work_dir, replace=False, progress=True, echo=print,
+              limit=None):
+    """Train and evaluate the study's missing runs.
+
+    Parameters
+    ----------
+    study : Study
+    results_dir : path
+        ``<results>/<study.name>`` receives one ``<run>.json`` per finished run and
+        ``study.json`` (the plan).
+    work_dir : path
+        Run folders (checkpoints, models) go to ``<work>/<study.name>/<run>``; an
+        interrupted run resumes from there.
+    replace : bool
+        Train again the runs whose record another configuration made.
+    limit : int, optional
+        Stop after this many runs were trained (to run a study in parts).
+
+    Returns the list of states after the call (see :func:`status`).
+    """
+    results = Path(results_dir) / study.name
+    work = Path(work_dir) / study.name
+    for folder in (results, work):
+        with fs_errors(folder, "create"):
+            folder.mkdir(parents=True, exist_ok=True)
+    write_json(results / "study.json", study.plan())
+    states = status(study, results)
+    for name, cfg, state in states:
+        if state == "mismatch":
+            rec = read_record(results / f"{name}.json")
+            echo(f"{name}: the record was made by another configuration "
+                 f"({differences(rec['config'], cfg) or 'evaluation settings differ'}); "
+                 + ("training it again" if replace else "left as it is and out of the "
+                    "report; pass --replace to train it again"))
+        elif state == "damaged":
+            echo(f"{name}: the record is unreadable; training it again")
+    todo = [(n, c) for n, c, s in states
+            if s in ("missing", "damaged") or (s == "mismatch" and replace)]
+    echo(f"study {study.name}: {len(states) - len(todo)} of {len(states)} runs have records; "
+         f"{len(todo)} to run")
+    datasets = {}
+    trained = 0
+    for name, cfg in todo:
+        if limit is not None and trained >= limit:
+            break
+        key = (cfg.dataset, cfg.dsprites_path, cfg.data_path, cfg.correlate)
+        if key not in datasets:
+            datasets.clear()  # one dataset in memory at a time
+            datasets[key] = make_dataset(cfg, progress)
+        data = datasets[key]
+        folder = RunFolder(work / name)
+        if folder.model_path.is_file() and folder.holds_run() and \
+                _config_key(folder.read_config()) != _config_key(cfg):
+            raise RunError(f"{folder} holds a run of another configuration: remove it")
+        model = None
+        summary = {"elapsed": None}
+        if not folder.model_path.is_file():
+            resume = folder.checkpoint_path.is_file()
+            echo(f"{name}: {'resuming' if resume else 'training'}")
+            summary = train(cfg, folder.path, resume=resume, progress=progress, data=data,
+                            echo=echo)
+            if summary["interrupted"]:
+                raise KeyboardInterrupt
+            model = summary["model"]
+        if summary["elapsed"] is None:
+            summary["elapsed"] = _train_seconds(folder)
+        ev = study.evaluate
+        items = ev["items"] or None
+        result = evaluate(folder.path, num_samples=ev["num_samples"], data=data, model=model,
+                          progress=progress, items=items)
+        uniform = None
+        if ev["uniform"] and cfg.correlate is not None:
+            uniform = evaluate(folder.path, num_samples=ev["num_samples"],
+                               data=make_dataset(cfg, progress, biased=False), model=model,
+                               progress=progress, items=items, out=folder.path / "eval_uniform.json")
+        record = make_record(study, name, cfg, result, summary["elapsed"], uniform)
+        write_json(results / f"{name}.json", record)
+        m = result["mig"]
+        echo(f"{name}: MIG {m['score']:.4f} +- {m['stderr']:.4f}, "
+             f"TC {result['decomposition']['tc']:.3f}, ELBO {result['decomposition']['elbo']:.2f}"
+             if m else f"{name}: done")
+        trained += 1
+    return status(study, results)
+
+
+def _train_seconds(folder):
+    """Training time of a finished run from its last checkpoint (None when unknown)."""
+    try:
+        return read_checkpoint(folder.checkpoint_path).get("elapsed")
+    except RunError:
+        return None
+
+
+def _slim(result):
+    """An evaluation without its bulky parts (the MI matrix stays: K x D numbers)."""
+    if result is None:
+        return None
+    return {"mig": result["mig"], "mig_histogram": result["mig_histogram"],
+            "decomposition": result["decomposition"], "items": result["items"],
+            "seconds": result["seconds"]}
+
+
+def make_record(study, name, config, result, train_seconds, uniform=None):
+    """The JSON record of one finished run."""
+    return {
+        "version": RECORD_VERSION,
+        "study": study.name,
+        "run": name,
+        "config": config.to_dict(),
+        "evaluate": study.evaluate,
+        "commit": git_commit(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "host": {"python": platform.python_version(), "torch": torch.__version__,
+                 "machine": platform.machine(), "threads": torch.get_num_threads(),
+                 "platform": sys.platform},
+        "train_seconds": train_seconds,
+        "eval": _slim(result),
+        "eval_uniform": _slim(uniform),
+        "digest": hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True)
+                                 .encode()).hexdigest()[:16],
+    }

@@ -1,0 +1,133 @@
+"""Figures of a study, drawn from its rows (one dict per run; see
+:func:`pyro_tcvae.runs.report.study_rows`): MIG and ELBO against the hyperparameter,
+MIG per setting, TC against MIG, MIG against the strength of a sampling bias."""
+
+import math
+from collections import defaultdict
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+_COLOURS = {"tcvae": "C0", "beta-vae": "C1", "factorvae": "C2", "annealed": "C3",
+            "dip-i": "C4", "dip-ii": "C5", "vae": "C7"}
+
+
+def _colour(objective):
+    return _COLOURS.get(objective, "C8")
+
+
+def _interval(values, interval):
+    m, lo, hi = interval([v for v in values if v is not None])
+    return m, lo, hi
+
+
+def plot_against_hyperparameter(rows, path, interval):
+    """MIG (left) and full-dataset ELBO (right) against each objective's hyperparameter:
+    the mean over seeds, its 90% interval (band) and every seed (dots)."""
+    groups = defaultdict(list)
+    for r in rows:
+        if r["value"] is not None:
+            groups[(r["objective"], r["variant"], r["hyper"])].append(r)
+    if not any(len({r["value"] for r in v}) > 1 for v in groups.values()):
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for (objective, variant, hyper), rs in sorted(groups.items()):
+        label = objective + (f" {variant}" if variant else "")
+        xs = sorted({r["value"] for r in rs})
+        for ax, key in zip(axes, ("mig", "elbo")):
+            stats = [_interval([r[key] for r in rs if r["value"] == x], interval) for x in xs]
+            m = [s[0] for s in stats]
+            ax.plot(xs, m, "-o", color=_colour(objective), label=label, ms=4)
+            ax.fill_between(xs, [s[1] for s in stats], [s[2] for s in stats],
+                            color=_colour(objective), alpha=0.2, lw=0)
+            ax.scatter([r["value"] for r in rs], [r[key] for r in rs], s=8,
+                       color=_colour(objective), alpha=0.5)
+            ax.set_xlabel(hyper)
+    axes[0].set_ylabel("MIG")
+    axes[1].set_ylabel("ELBO (nats per item, evaluated items)")
+    axes[0].legend(fontsize=8)
+    fig.suptitle("mean over seeds, 90% interval of the mean (band), seeds (dots)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_by_cell(rows, path, key="mig", ylabel="MIG"):
+    """A box and the seeds of ``key`` for every setting (cell) of the study."""
+    cells = defaultdict(list)
+    for r in rows:
+        if r[key] is not None:
+            cells[r["cell"]].append(r)
+    if not cells:
+        return None
+    names = sorted(cells, key=lambda c: (cells[c][0]["objective"], cells[c][0]["variant"],
+                                         cells[c][0]["value"] or 0))
+    fig, ax = plt.subplots(figsize=(max(5, 0.55 * len(names) + 2), 4))
+    data = [[r[key] for r in cells[c]] for c in names]
+    ax.boxplot(data, widths=0.5, showfliers=False, medianprops={"color": "k"})
+    for i, c in enumerate(names):
+        ys = [r[key] for r in cells[c]]
+        xs = i + 1 + np.linspace(-0.12, 0.12, len(ys)) if len(ys) > 1 else [i + 1]
+        ax.scatter(xs, ys, s=14, color=_colour(cells[c][0]["objective"]), zorder=3)
+    ax.set_xticks(range(1, len(names) + 1))
+    ax.set_xticklabels(names, rotation=60, ha="right", fontsize=7)
+    ax.set_ylabel(ylabel)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_tc_vs_mig(rows, path, correlations):
+    """Full-dataset TC against MIG, one point per run, coloured by objective;
+    ``correlations`` maps an objective to (rho, low, high, n) for the legend."""
+    pts = [r for r in rows if r["mig"] is not None and r["tc"] is not None]
+    if not pts:
+        return None
+    fig, ax = plt.subplots(figsize=(5.2, 4))
+    for objective in sorted({r["objective"] for r in pts}):
+        rs = [r for r in pts if r["objective"] == objective]
+        rho = correlations.get(objective)
+        text = "" if rho is None or math.isnan(rho[0]) else \
+            f" (Spearman {rho[0]:+.2f} [{rho[1]:+.2f}, {rho[2]:+.2f}], n={rho[3]})"
+        ax.scatter([r["tc"] for r in rs], [r["mig"] for r in rs], s=16,
+                   color=_colour(objective), label=objective + text)
+    ax.set_xlabel("total correlation (nats, full-dataset estimate)")
+    ax.set_ylabel("MIG")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_against_correlation(rows, path, interval, xlabel="strength of the sampling bias"):
+    """MIG against the strength of the sampling bias, evaluated on the biased set the
+    runs trained on (solid) and on the uniform set (dashed)."""
+    rs = [r for r in rows if r["correlation"] is not None]
+    if len({r["correlation"] for r in rs}) < 2:
+        return None
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for objective in sorted({r["objective"] for r in rs}):
+        mine = [r for r in rs if r["objective"] == objective]
+        xs = sorted({r["correlation"] for r in mine})
+        for key, style, what in (("mig", "-o", "biased set"), ("mig_uniform", "--s", "uniform set")):
+            if all(r[key] is None for r in mine):
+                continue
+            stats = [_interval([r[key] for r in mine if r["correlation"] == x], interval)
+                     for x in xs]
+            ax.plot(xs, [s[0] for s in stats], style, color=_colour(objective), ms=4,
+                    label=f"{objective}, {what}")
+            ax.fill_between(xs, [s[1] for s in stats], [s[2] for s in stats],
+                            color=_colour(objective), alpha=0.12, lw=0)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("MIG")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

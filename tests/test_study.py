@@ -1,0 +1,205 @@
+"""Studies: the file is checked before anything runs, a half-finished study resumes
+without redoing finished runs, records of another configuration are reported and left
+out, and the report is regenerated from records alone."""
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from pyro_tcvae.cli import main
+from pyro_tcvae.runs import RunError, load_study, report, run_study, study_status
+from pyro_tcvae.runs import study as study_module
+from pyro_tcvae.runs.stats import bootstrap_interval, mean_interval, ranks, spearman
+
+STUDY = """
+name = "tiny"
+about = "a test study"
+seeds = [0, 1]
+
+[train]
+dataset = "small_sprites"
+arch = "small_mlp"
+z_dim = 3
+batch_size = 64
+steps = 30
+checkpoint_every = 15
+log_every = 15
+
+[evaluate]
+num_samples = 500
+items = 1000
+
+[[runs]]
+objective = "tcvae"
+beta = [1, 4]
+
+[[runs]]
+objective = "beta-vae"
+beta = 4
+"""
+
+
+def write(tmp_path, text=STUDY, name="tiny.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("change, message", [
+    (("seeds = [0, 1]", "seeds = [0, 1]\ncolour = 3"), "unknown key 'colour'"),
+    (("steps = 30", "steps = 30\nbetta = 2"), "unknown option 'betta' in train"),
+    (("beta = [1, 4]", "beta = [1, 4]\nseed = 3"), "the seeds are the study's 'seeds'"),
+    (("beta = [1, 4]", "beta = [1, -4]"), "beta must be a finite number >= 0"),
+    (("objective = \"tcvae\"", "objective = \"tcvea\""), "objective must be one of"),
+    (("items = 1000", "items = 1000\nbatches = 2"), "unknown key 'evaluate.batches'"),
+    (("items = 1000", "items = -5"), "evaluate.items"),
+    (("name = \"tiny\"", "name = \"../tiny\""), "must be a folder name"),
+    (("beta = 4\n", "beta = 4\ngamma = 2\n"), "gamma is not an option of the objective"),
+    (("seeds = [0, 1]", "seeds = [0, 0]"), "different integers"),
+    (("[[runs]]\nobjective = \"beta-vae\"", "[[runs]]\nobjective = \"tcvae\""), "are both"),
+])
+def test_a_bad_study_file_is_refused_before_anything_runs(tmp_path, change, message):
+    path = write(tmp_path, STUDY.replace(*change, 1))
+    with pytest.raises(RunError, match=message):
+        load_study(path)
+    assert not (tmp_path / "results").exists()
+
+
+def test_the_runs_are_the_product_of_each_block_and_the_seeds(tmp_path):
+    study = load_study(write(tmp_path))
+    names = [n for n, _ in study.runs]
+    assert names == ["tcvae_beta1_seed0", "tcvae_beta1_seed1", "tcvae_beta4_seed0",
+                     "tcvae_beta4_seed1", "beta-vae_beta4_seed0", "beta-vae_beta4_seed1"]
+    cfg = dict(study.runs)["beta-vae_beta4_seed1"]
+    assert (cfg.objective, cfg.beta, cfg.seed, cfg.steps, cfg.z_dim) == ("beta-vae", 4.0, 1, 30, 3)
+    assert load_study(write(tmp_path), device="cpu").runs[0][1].device == "cpu"
+
+
+def test_a_half_finished_study_resumes_without_redoing_finished_runs(tmp_path, monkeypatch):
+    study = load_study(write(tmp_path))
+    results, work = tmp_path / "results", tmp_path / "work"
+    trained = []
+    real_train = study_module.train
+
+    def counting_train(config, run_dir, **kw):
+        trained.append((Path(run_dir).name, kw.get("resume")))
+        return real_train(config, run_dir, **kw)
+
+    monkeypatch.setattr(study_module, "train", counting_train)
+    states = run_study(study, results, work, progress=False, limit=2, echo=lambda *a: None)
+    assert [s for _, _, s in states].count("done") == 2 and len(trained) == 2
+    # the third run was interrupted half-way: a checkpoint at step 15, no model
+    name, cfg = study.runs[2]
+    real_train(cfg.__class__(**{**cfg.to_dict(), "steps": 15}), work / "tiny" / name,
+               progress=False)
+    (work / "tiny" / name / "model.pt").unlink()
+    trained.clear()
+    states = run_study(study, results, work, progress=False, echo=lambda *a: None)
+    assert all(s == "done" for _, _, s in states)
+    assert trained == [(name, True)] + [(n, False) for n, _ in study.runs[3:]]
+    record = json.loads((results / "tiny" / f"{name}.json").read_text())
+    assert record["config"]["steps"] == 30 and record["eval"]["items"] == 1000
+    assert set(record) >= {"commit", "train_seconds", "eval", "evaluate", "host"}
+    assert set(record["eval"]["mig"]) >= {"score", "stderr", "gaps"}
+    assert set(record["eval"]["decomposition"]["stderr"]) >= {"elbo", "tc"}
+    # the resumed run ends where an uninterrupted one does
+    straight = tmp_path / "straight"
+    real_train(cfg, straight, progress=False)
+    a = torch.load(work / "tiny" / name / "model.pt", weights_only=False)["state_dict"]
+    b = torch.load(straight / "model.pt", weights_only=False)["state_dict"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    # nothing left to do: no training at all
+    trained.clear()
+    run_study(study, results, work, progress=False, echo=lambda *a: None)
+    assert trained == []
+
+    # a record of another configuration is reported and left out, not mixed in
+    changed = load_study(write(tmp_path, STUDY.replace("steps = 30", "steps = 40")))
+    said = []
+    states = run_study(changed, results, work, progress=False, limit=0, echo=said.append)
+    assert all(s == "mismatch" for _, _, s in states)
+    assert any("steps: record 30, study 40" in line and "--replace" in line for line in said)
+    with pytest.raises(RunError, match="no usable records"):
+        report(results / "tiny", echo=said.append)
+    assert any("6 of 6 planned runs have no record yet" in line for line in said)
+    assert any("made by another configuration" in line for line in said)
+
+
+def test_the_report_is_regenerated_from_records_alone(tmp_path):
+    """Figures and tables from a few committed-style records, no training."""
+    study = load_study(write(tmp_path, STUDY.replace("seeds = [0, 1]", "seeds = [0, 1, 2]")))
+    folder = tmp_path / "results" / "tiny"
+    folder.mkdir(parents=True)
+    (folder / "study.json").write_text(json.dumps(study.plan()))
+    rng = np.random.default_rng(0)
+    for name, cfg in study.runs:
+        mig = 0.1 * cfg.beta + (0.2 if cfg.objective == "tcvae" else 0.0) + 0.01 * cfg.seed
+        tc = 5.0 - 10 * mig + rng.normal(0, 0.1)
+        ev = {"mig": {"score": mig, "stderr": 0.004, "gaps": {"a": mig}},
+              "mig_histogram": {"score": mig / 2, "stderr": 0.01},
+              "decomposition": {"elbo": -100 - cfg.beta, "tc": tc, "mi": 1.0, "dwkl": 1.0,
+                                "kl": 5.0, "log_likelihood": -90.0,
+                                "stderr": {"elbo": 0.1, "tc": 0.1}},
+              "items": 1000, "seconds": 1.0}
+        rec = study_module.make_record(study, name, cfg, {**ev}, 60.0)
+        (folder / f"{name}.json").write_text(json.dumps(rec))
+    (folder / "stray.json").write_text("{not json")
+    assert main(["report", str(folder)]) == 0
+    text = (folder / "report.md").read_text()
+    for png in ("mig_vs_hyperparameter.png", "mig_by_setting.png", "tc_vs_mig.png"):
+        assert (folder / png).stat().st_size > 5000, png
+    # the paired difference at beta 4 is exactly 0.2 on every seed
+    assert "| tcvae - beta-vae | beta = 4 | 3 | +0.200 | [+0.200, +0.200] | 3 of 3 |" in text
+    assert "| tcvae - beta-vae | beta >= 4 (pooled) | 3 |" in text
+    assert "| tcvae_beta4 | 3 | 0.610 [0.593, 0.627] |" in text
+    assert "stray.json: unreadable" in text
+    rho = float(text.split("| all runs | 9 | ")[1].split(" ")[0])
+    assert rho < -0.9  # TC was made to fall with MIG
+
+
+def test_statistics_against_closed_forms():
+    m, lo, hi = mean_interval([1.0, 2.0, 3.0])
+    assert m == 2.0 and math.isclose(hi - m, 2.920 * 1.0 / math.sqrt(3), rel_tol=1e-9)
+    assert mean_interval([5.0]) == (5.0, 5.0, 5.0)
+    assert list(ranks([3.0, 1.0, 3.0, 2.0])) == [3.5, 1.0, 3.5, 2.0]
+    x = np.arange(10.0)
+    assert spearman(x, x ** 3) == pytest.approx(1.0)
+    assert spearman(x, -np.exp(x)) == pytest.approx(-1.0)
+    scipy_stats = pytest.importorskip("scipy.stats")
+    y = np.random.default_rng(1).normal(size=10)
+    assert spearman(x, y) == pytest.approx(scipy_stats.spearmanr(x, y)[0])
+    lo, hi = bootstrap_interval(spearman, x, x ** 2)
+    assert lo == hi == pytest.approx(1.0)
+
+
+def test_the_command_line_runs_a_study_and_lists_its_state(tmp_path, capsys):
+    path = write(tmp_path, STUDY.replace("beta = [1, 4]", "beta = 4").replace(
+        "seeds = [0, 1]", "seeds = [0]"))
+    args = ["study", str(path), "--results", str(tmp_path / "r"), "--work", str(tmp_path / "w"),
+            "--quiet"]
+    assert main(args + ["--status"]) == 0
+    assert "2 missing" in capsys.readouterr().out
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "study tiny: 2 done" in out and (tmp_path / "r" / "tiny" / "report.md").is_file()
+    assert [s for _, _, s in study_status(load_study(path), tmp_path / "r" / "tiny")] == \
+        ["done", "done"]
+    assert main(["study", str(tmp_path / "nope.toml")]) == 2
+
+
+def test_settings_override_every_run_and_are_checked(tmp_path):
+    from pyro_tcvae.runs.study import parse_settings
+
+    sets = parse_settings(["steps=50", "precision=fp32", "batch_size=128", "fused=false"])
+    assert sets == {"steps": 50, "precision": "fp32", "batch_size": 128, "fused": False}
+    study = load_study(write(tmp_path), name="tiny_big", **sets)
+    assert study.name == "tiny_big" and all(c.steps == 50 and c.batch_size == 128
+                                            for _, c in study.runs)
+    for bad, message in (("seed=3", "other than seed"), ("stepz=3", "OPTION=VALUE"),
+                         ("steps=many", "'many' is not a int")):
+        with pytest.raises(RunError, match=message):
+            parse_settings([bad])
