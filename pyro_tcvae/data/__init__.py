@@ -6,6 +6,7 @@
 - :class:`DSprites`: from the real file, or rendered exactly on the fly;
   :class:`ColorDSprites` and :class:`NoisyDSprites`, its RGB variants.
 - :class:`MPI3D`: the user's MPI3D file (toy, realistic, real), memory-mapped.
+- :class:`Shapes3D`: the user's ``3dshapes.h5``, or rendered by :mod:`.scene`.
 - :class:`SmallNORB`, :class:`Cars3D`: the user's SmallNORB and Cars3D files.
 - :class:`ImageFolder`: a folder of images without factors (e.g. CelebA).
 - :class:`SmallSprites`, :class:`NonlinearFactors`, :func:`nonlinear_factors`: small
@@ -18,6 +19,7 @@ from .dsprites_color import ColorDSprites, NoisyDSprites
 from .ground_truth import Batches, GroundTruthData, View, grid_factors
 from .images import ImageFolder, ImageFolderError
 from .mpi3d import MPI3D, MPI3DFileError
+from .shapes3d import Shapes3D, Shapes3DFileError
 from .smallnorb import SmallNORB, SmallNORBFileError
 from .synthetic import NonlinearFactors, SmallSprites, nonlinear_factors
 
@@ -35,6 +37,8 @@ __all__ = [
     "MPI3D",
     "MPI3DFileError",
     "NonlinearFactors",
+    "Shapes3D",
+    "Shapes3DFileError",
     "SmallNORB",
     "SmallNORBFileError",
     "SmallSprites",

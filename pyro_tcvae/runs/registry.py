@@ -9,7 +9,7 @@ import dataclasses
 from typing import Callable
 
 from ..data import (MPI3D, Cars3D, ColorDSprites, DSprites, ImageFolder, NoisyDSprites,
-                    NonlinearFactors, SmallNORB, SmallSprites)
+                    NonlinearFactors, Shapes3D, SmallNORB, SmallSprites)
 from ..infer import (TraceAnnealedVAE_ELBO, TraceDIPVAE_ELBO, TraceFactorVAE_ELBO, TraceTC_ELBO,
                      discriminator_mlp)
 from ..models.latents import LATENTS
@@ -79,6 +79,11 @@ DATASETS = {
             ("color_dsprites", ColorDSprites,
              "dSprites in colour (each sprite in a colour from [0.5, 1]^3, fixed per item)"),
             ("noisy_dsprites", NoisyDSprites, "dSprites on uniform noise (fixed per item)"))},
+    "shapes3d": DatasetEntry(
+        make=lambda config, progress: Shapes3D(path=config.data_path, progress=progress),
+        image_shape=(64, 64, 3), binary=False, defaults={**_COLOUR, "arch": "conv"},
+        about="3D Shapes, 480,000 images of 64x64x3, 6 factors: your 3dshapes.h5 if found "
+              "(needs h5py), else rendered", user_file=True),
     **{f"mpi3d_{variant}": DatasetEntry(
         make=lambda config, progress, variant=variant: MPI3D(variant, path=config.data_path,
                                                              progress=progress),
