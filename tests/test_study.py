@@ -91,16 +91,20 @@ def test_a_half_finished_study_resumes_without_redoing_finished_runs(tmp_path, m
 
     monkeypatch.setattr(study_module, "train", counting_train)
     states = run_study(study, results, work, progress=False, limit=2, echo=lambda *a: None)
-    assert [s for _, _, s in states].count("done") == 2 and len(trained) == 2
-    # the third run was interrupted half-way: a checkpoint at step 15, no model
-    name, cfg = study.runs[2]
+    assert [s for _, _, s in states].count("done") == 2
+    assert trained == [("tcvae_beta1_seed0", False), ("tcvae_beta4_seed0", False)]
+    # the next run was interrupted half-way: a checkpoint at step 15, no model
+    name, cfg = study.runs[4]
     real_train(cfg.__class__(**{**cfg.to_dict(), "steps": 15}), work / "tiny" / name,
                progress=False)
     (work / "tiny" / name / "model.pt").unlink()
     trained.clear()
     states = run_study(study, results, work, progress=False, echo=lambda *a: None)
     assert all(s == "done" for _, _, s in states)
-    assert trained == [(name, True)] + [(n, False) for n, _ in study.runs[3:]]
+    rest = sorted([r for r in study.runs if r[0] not in
+                   ("tcvae_beta1_seed0", "tcvae_beta4_seed0", name)],
+                  key=lambda run: run[1].seed)  # seed by seed
+    assert trained == [(name, True)] + [(n, False) for n, _ in rest]
     record = json.loads((results / "tiny" / f"{name}.json").read_text())
     assert record["config"]["steps"] == 30 and record["eval"]["items"] == 1000
     assert set(record) >= {"commit", "train_seconds", "eval", "evaluate", "host"}

@@ -22,8 +22,8 @@ A study file (TOML, e.g. ``studies/dsprites_beta.toml``) names everything::
     beta = [1, 2, 4, 6, 8, 10]
 
 The runs are every block's product of lists, times the seeds.  :func:`run_study` trains
-and evaluates each run whose record is missing (resuming an interrupted one from its
-run folder), and writes one small JSON record per finished run into the results folder
+and evaluates each run whose record is missing, seed by seed (every setting at the first
+seed, then at the second ...; an interrupted one resumes from its run folder), and writes one small JSON record per finished run into the results folder
 (config, git commit, MIG with its SE and per-factor gaps, histogram MIG, the
 full-dataset decomposition with SEs, training and evaluation time).  A record made by
 another configuration than the file asks for now is reported, and neither reused nor
@@ -286,6 +286,9 @@ def run_study(study, results_dir, work_dir, replace=False, progress=True, echo=p
             echo(f"{name}: the record is unreadable; training it again")
     todo = [(n, c) for n, c, s in states
             if s in ("missing", "damaged") or (s == "mismatch" and replace)]
+    # seed by seed: a study run in parts has every setting at a few seeds, not some
+    # settings at all seeds and others at none
+    todo.sort(key=lambda run: study.seeds.index(run[1].seed))
     echo(f"study {study.name}: {len(states) - len(todo)} of {len(states)} runs have records; "
          f"{len(todo)} to run")
     datasets = {}
