@@ -140,6 +140,8 @@ def build_parser():
     p.add_argument("--set", action="append", default=[], metavar="OPTION=VALUE",
                    help="replace an option of every run (repeat; e.g. --set steps=18000 "
                         "--set batch_size=2048 --set precision=fp32, the paper's scale)")
+    p.add_argument("--eval-items", type=int, default=None,
+                   help="evaluate on this many items instead of the file's (0: every item)")
     p.add_argument("--name", default=None,
                    help="the study's name for this invocation (records go to "
                         "RESULTS/NAME/; use one with --set, so that another scale keeps "
@@ -248,7 +250,7 @@ def _study(args):
     overrides = parse_settings(args.set)
     if args.device is not None:
         overrides["device"] = args.device
-    study = load_study(args.study_file, name=args.name, **overrides)
+    study = load_study(args.study_file, name=args.name, eval_items=args.eval_items, **overrides)
     if args.status:
         states = study_status(study, args.results / study.name)
     else:

@@ -200,9 +200,10 @@ def test_settings_override_every_run_and_are_checked(tmp_path):
 
     sets = parse_settings(["steps=50", "precision=fp32", "batch_size=128", "fused=false"])
     assert sets == {"steps": 50, "precision": "fp32", "batch_size": 128, "fused": False}
-    study = load_study(write(tmp_path), name="tiny_big", **sets)
+    study = load_study(write(tmp_path), name="tiny_big", eval_items=0, **sets)
     assert study.name == "tiny_big" and all(c.steps == 50 and c.batch_size == 128
                                             for _, c in study.runs)
+    assert study.evaluate["items"] == 0
     for bad, message in (("seed=3", "other than seed"), ("stepz=3", "OPTION=VALUE"),
                          ("steps=many", "'many' is not a int")):
         with pytest.raises(RunError, match=message):

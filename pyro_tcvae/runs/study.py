@@ -108,11 +108,12 @@ def parse_settings(pairs):
     return out
 
 
-def load_study(path, name=None, **overrides):
+def load_study(path, name=None, eval_items=None, **overrides):
     """Read and check a study file; every run's configuration is validated, so a bad
     key or value is refused before anything runs.  ``overrides`` replace options of
     every run (e.g. ``device="cuda"``, ``steps=18000``); ``name`` replaces the study's
-    name (so that a study at another scale keeps its own records)."""
+    name (so that a study at another scale keeps its own records); ``eval_items``
+    replaces ``evaluate.items`` (0: every item)."""
     path = Path(path)
     try:
         raw = tomllib.loads(path.read_text())
@@ -145,6 +146,10 @@ def load_study(path, name=None, **overrides):
             raise RunError(f"evaluate.{k} {where} must be a "
                            f"{type(EVALUATE_KEYS[k]).__name__} >= 0, got {v!r}")
         evaluate[k] = v
+    if eval_items is not None:
+        if eval_items < 0:
+            raise RunError(f"eval_items must be >= 0 (0: every item), got {eval_items}")
+        evaluate["items"] = int(eval_items)
     fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
     train = raw.get("train", {})
     blocks = raw["runs"]
