@@ -185,7 +185,9 @@ class SiteView:
 
     def normal_params(self):
         """(loc, scale), each [R, B, D], when the posterior is a Normal, else None."""
-        if type(self.base) not in (torch.distributions.Normal, dist.Normal):
+        # a Normal, or a subclass that keeps the Normal's density (e.g. another sampler)
+        if not isinstance(self.base, torch.distributions.Normal) or \
+                type(self.base).log_prob is not torch.distributions.Normal.log_prob:
             return None
         shape = self.guide_site["value"].shape
         return (
@@ -208,15 +210,20 @@ class SiteView:
                                 if which == "variance" else "."))
         return self._canonical(value.expand(self.guide_site["value"].shape))
 
-    def pairwise(self, i0, i1):
-        """log q(z_id | x_j) for samples i in i0:i1 and every datapoint j, [R, c, B, D]."""
+    def pairwise(self, i0, i1, base=None):
+        """log q(z_id | x_j) for samples i in i0:i1 and every datapoint j, [R, c, B, D]
+        (``base``: components other than this site's own, e.g. gathered from every
+        process: [R, c, M, D] for its M components)."""
         value = self.guide_site["value"]
+        # a gathered base has the value's full shape, the plate at self.pos
+        M = self.B if base is None else base.batch_shape[self.pos]
+        base = self.base if base is None else base
         c = i1 - i0
         v = value.narrow(self.pos, i0, c).movedim(self.pos, 0).unsqueeze(self.pos + 1)
-        lp = self.base.log_prob(v)  # [c, *left', B', *right] (broadcast)
-        lp = lp.expand(c, *self.site_left, self.B, *self.right).movedim(0, self.pos)
-        lp = lp.expand(*self.left, c, self.B, *self.right)
-        return lp.reshape(self.R, c, self.B, self.D)
+        lp = base.log_prob(v)  # [c, *left', M', *right] (broadcast)
+        lp = lp.expand(c, *self.site_left, M, *self.right).movedim(0, self.pos)
+        lp = lp.expand(*self.left, c, M, *self.right)
+        return lp.reshape(self.R, c, M, self.D)
 
     def per_datapoint(self, t, event_dims=0):
         """Sum a tensor with the site's batch layout over latent dims: [R, B].

@@ -35,6 +35,7 @@ from pyro.infer.util import torch_item
 from ..ops.checks import describe_rows, nonfinite_rows
 from ..ops.mixture import log_mixture, normal_log_mixture
 from ..ops.weights import check_estimator, log_importance_weights
+from . import distributed
 from .sites import (
     SiteView,
     check_local_site,
@@ -69,9 +70,11 @@ class _TCMixin:
         estimator="mss",
         dataset_size=None,
         data_plate=None,
+        aggregate="auto",
         **elbo_kwargs,
     ):
         check_estimator(estimator)
+        distributed.check_aggregate(aggregate)
         for name, value in (("alpha", alpha), ("beta", beta), ("gamma", gamma)):
             if not math.isfinite(float(value)):
                 raise ValueError(f"{name} must be a finite number, got {value!r}.")
@@ -89,6 +92,8 @@ class _TCMixin:
         self.estimator = estimator
         self.dataset_size = None if dataset_size is None else int(dataset_size)
         self.data_plate = data_plate
+        self.aggregate = aggregate
+        self._global_step = False
         self.last_terms = None
         self._particle_terms = []
         self._last_traces = None
@@ -153,17 +158,26 @@ class _TCMixin:
         return views
 
     # ------------------------------------------------------------------ terms
-    def _log_mixture_terms(self, views, log_w_diag, log_w_off):
-        """log q(z_i) and sum_d log q(z_id), each [R, B]."""
+    def _log_mixture_terms(self, views, log_w_diag, log_w_off, gathered=False):
+        """log q(z_i) and sum_d log q(z_id), each [R, B]; ``gathered``: against the
+        components of every rank (local first), see :mod:`.distributed`."""
         normal = [v.normal_params() for v in views]
         if all(p is not None for p in normal):
             z = torch.cat([v.value() for v in views], -1)
             loc = torch.cat([p[0] for p in normal], -1)
             scale = torch.cat([p[1] for p in normal], -1)
+            if gathered:
+                loc = distributed.gather_local_first(loc, 1)
+                scale = distributed.gather_local_first(scale, 1)
             log_qz, log_qz_dims = normal_log_mixture(z, loc, scale, log_w_diag, log_w_off)
         else:
+            # gathered once, outside the checkpointed chunks (a recomputation in the
+            # backward pass must not call collectives again)
+            bases = [distributed.gather_distribution(v.base, v.guide_site["value"].shape, v.pos)
+                     if gathered else None for v in views]
+
             def pairwise(i0, i1):
-                return torch.cat([v.pairwise(i0, i1) for v in views], -1)
+                return torch.cat([v.pairwise(i0, i1, base) for v, base in zip(views, bases)], -1)
 
             log_qz, log_qz_dims = log_mixture(pairwise, views[0].B, log_w_diag, log_w_off)
         return log_qz, log_qz_dims.sum(-1)
@@ -177,10 +191,15 @@ class _TCMixin:
         frame = find_data_plate(guide_trace, self.data_plate)
         views = self._site_views(model_trace, guide_trace, frame)
         B = views[0].B
+        gathered = self._global_step = distributed.is_global(self.aggregate)
+        if gathered:  # the mixture runs over the global batch
+            distributed.check_equal_batches(B, views[0].value().device)
+            B = B * distributed.world_size()
         N = self._resolve_dataset_size(frame, B)
         log_w_diag, log_w_off = log_importance_weights(self.estimator, B, N)
         with torch.set_grad_enabled(torch.is_grad_enabled() and self._mixture_grad()):
-            log_qz, log_prod_qz = self._log_mixture_terms(views, log_w_diag, log_w_off)
+            log_qz, log_prod_qz = self._log_mixture_terms(views, log_w_diag, log_w_off,
+                                                          gathered)
         log_q_cond = sum(v.per_datapoint(v.guide_site["unscaled_log_prob"],
                                          len(v.guide_site["fn"].event_shape)) for v in views)
         log_p = sum(v.per_datapoint(v.model_site["unscaled_log_prob"],
@@ -276,6 +295,8 @@ class _TCMixin:
         if terms:
             self.last_terms = {k: sum(t[k] for t in terms) / len(terms) for k in terms[0]}
             self.last_terms["loss"] = torch_item(loss)
+            if self._global_step:  # means over every rank's datapoints
+                self.last_terms = distributed.mean_over_ranks(self.last_terms)
         value = torch_item(loss)
         if not math.isfinite(value):
             name = type(self).__name__
@@ -396,6 +417,14 @@ class TraceTC_ELBO(_TCMixin, Trace_ELBO):
         (``pyro.plate("data", size=N, subsample=idx)`` or ``subsample_size=B``).
     data_plate : str, optional
         Name of the plate over datapoints, when the guide's latents sit in several.
+    aggregate : {"auto", "global", "local"}
+        Under torch.distributed data parallelism (each process a slice of the global
+        batch): ``"global"`` scores each process's samples against the posterior
+        components of the *global* batch (all-gathered, gradients flowing back to their
+        owners; B in the estimator's weights is the global batch, N comes from the
+        plate), ``"local"`` against its own slice only. ``"auto"`` (default) is global
+        under an initialized process group of more than one process, else local (one
+        process: the same thing). :attr:`last_terms` are then means over all ranks.
     **elbo_kwargs
         Passed to :class:`~pyro.infer.Trace_ELBO` (``num_particles``,
         ``vectorize_particles``, ``max_plate_nesting``, ...).
