@@ -73,3 +73,13 @@ def test_global_needs_a_process_group():
         TraceTC_ELBO(aggregate="global")
     with pytest.raises(ValueError, match="aggregate must be one of"):
         TraceTC_ELBO(aggregate="everywhere")
+
+
+def test_the_ddp_example_runs_under_torchrun(tmp_path):
+    example = Path(__file__).resolve().parents[1] / "examples" / "ddp_svi.py"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+                          f"--master_port={_free_port()}", str(example), "--steps", "100"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "global batch 256 over 2 processes" in out.stdout and "MIG" in out.stdout
