@@ -30,13 +30,15 @@ import torch.nn.functional as F
 from pyro_tcvae.data import Batches, ColorDSprites, DSprites, NoisyDSprites, Shapes3D
 
 RSS_SCRIPT = """
-import json, resource
+import json
 import numpy as np
 from pyro_tcvae.data import Shapes3D
 d = Shapes3D(source="render", progress=False)
 for start in range(0, len(d), 48_000):
     d.images(np.arange(start, start + 48_000, 97))
-print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+# VmHWM, not ru_maxrss: the latter keeps the forked parent's size across exec
+hwm = [line for line in open("/proc/self/status") if line.startswith("VmHWM")][0]
+print(json.dumps(int(hwm.split()[1]) / 1024))
 """
 
 
