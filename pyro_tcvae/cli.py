@@ -7,6 +7,7 @@ The training options are generated from :class:`~pyro_tcvae.runs.TrainConfig`'s 
 
 import argparse
 import dataclasses
+import os
 import sys
 from pathlib import Path
 
@@ -93,6 +94,10 @@ def build_parser():
     p.add_argument("--no-eval", action="store_true", help="skip the evaluation and plots "
                                                           "at the end")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--nproc", type=int, default=None,
+                   help="train on N processes (torchrun --nproc_per_node=N; the TC over the "
+                        "global batch, --batch-size split evenly; --device cuda: one GPU "
+                        "per process)")
 
     p = sub.add_parser("evaluate", help="MIG (both variants) and the ELBO decomposition of a "
                                         "run, written to RUN_DIR/eval.json")
@@ -179,20 +184,46 @@ def _default_out(cfg):
     return Path("runs") / f"{cfg.dataset}-{cfg.objective}{setting}-seed{cfg.seed}"
 
 
+def _launch(nproc, argv):
+    """Run this command again under torchrun on ``nproc`` processes."""
+    import subprocess
+
+    if nproc < 1:
+        raise RunError(f"--nproc must be >= 1, got {nproc}")
+    rest, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--nproc":
+            skip = True
+        elif not a.startswith("--nproc="):
+            rest.append(a)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+           f"--nproc_per_node={nproc}", "-m", "pyro_tcvae.cli", *rest]
+    return subprocess.call(cmd)
+
+
 def _train(args):
     from .runs import evaluate, format_eval, plot_run, train
 
-    cfg = _config(args, print)
+    if args.nproc is not None and "RANK" not in os.environ:
+        return _launch(args.nproc, args.argv)
+    main_rank = int(os.environ.get("RANK", "0")) == 0
+    say = print if main_rank else (lambda *a, **k: None)
+    cfg = _config(args, say)
     out = args.out or _default_out(cfg)
     length = (f"{cfg.steps} steps" if cfg.steps else
               f"{cfg.epochs:g} epoch{'' if cfg.epochs == 1 else 's'}")
     name, value = cfg.hyperparameter()
     setting = "" if name is None else f", {name} {value:g}"
-    print(f"training in {out}: {cfg.objective}{setting}, {cfg.dataset}, {length} of batch "
-          f"{cfg.batch_size}")
-    run = train(cfg, out, resume=args.resume, progress=not args.quiet)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    say(f"training in {out}: {cfg.objective}{setting}, {cfg.dataset}, {length} of batch "
+        f"{cfg.batch_size}" + (f" ({world} processes)" if world > 1 else ""))
+    run = train(cfg, out, resume=args.resume, progress=not args.quiet, echo=say)
     if run["interrupted"]:
         return 130
+    if not main_rank:  # rank 0 evaluates and plots
+        return 0
     t = run["terms"] or {}
     print(f"done: {run['step']} steps in {run['elapsed']:.0f} s. Minibatch estimates of the "
           f"last steps (biased when the batch is much smaller than the dataset): "
@@ -282,6 +313,7 @@ COMMANDS = {"train": _train, "evaluate": _evaluate, "plot": _plot, "sweep": _swe
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     if args.command not in COMMANDS:
         parser.print_help()
         return 2

@@ -83,3 +83,110 @@ def test_the_ddp_example_runs_under_torchrun(tmp_path):
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert "global batch 256 over 2 processes" in out.stdout and "MIG" in out.stdout
+
+
+# --- pyro-tcvae train on 2 processes ----------------------------------------------------
+
+ROOT = str(Path(__file__).resolve().parents[1])
+TRAIN = ["train", "--dataset", "small_sprites", "--arch", "small_mlp", "--z-dim", "3",
+         "--batch-size", "128", "--steps", "300", "--log-every", "10",
+         "--checkpoint-every", "100000", "--no-eval", "--quiet", "--nproc", "2"]
+
+
+def _cli(args, cwd):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(
+        p for p in (ROOT, os.environ.get("PYTHONPATH")) if p)}
+    return subprocess.Popen([sys.executable, "-m", "pyro_tcvae.cli", *args], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _rank_pid(rank, marker):
+    """The pid of the training process of ``rank`` whose command line holds ``marker``."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes().split(b"\0")
+            env = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if f"RANK={rank}".encode() in env and marker.encode() in cmd and \
+                b"torch.distributed.run" not in cmd:
+            return int(entry.name)
+    return None
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
+def test_sigterm_on_one_rank_stops_both_and_the_run_resumes_exactly(tmp_path):
+    import json
+    import signal
+    import time
+
+    from pyro_tcvae.runs import read_checkpoint
+
+    proc = _cli(TRAIN + ["--out", "a"], tmp_path)
+    log = tmp_path / "a" / "metrics.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and (not log.is_file() or len(log.read_text().splitlines()) < 3):
+        time.sleep(0.05)
+    pid = _rank_pid(1, "a")  # the argument after --out
+    assert pid is not None
+    os.kill(pid, signal.SIGTERM)  # only rank 1 gets it
+    out, err = proc.communicate(timeout=120)
+    state = read_checkpoint(tmp_path / "a" / "checkpoint.pt")
+    stopped = state["step"]
+    assert 0 < stopped < 300 and state["world_size"] == 2 and len(state["rng_ranks"]) == 2
+    assert not (tmp_path / "a" / "model.pt").exists()
+    assert "interrupted at step" in out
+    # resuming on another number of processes is refused, with the reason
+    one = _cli(["train", "--out", "a", "--resume", "--no-eval", "--quiet"], tmp_path)
+    out1, err1 = one.communicate(timeout=120)
+    assert one.returncode == 2 and "trained on 2 process(es) and this is 1" in err1
+    resumed = _cli(["train", "--out", "a", "--resume", "--no-eval", "--quiet", "--nproc", "2"],
+                   tmp_path)
+    out, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err
+    straight = _cli(TRAIN + ["--out", "b"], tmp_path)
+    out, err = straight.communicate(timeout=300)
+    assert straight.returncode == 0, err
+    a = torch.load(tmp_path / "a" / "model.pt", weights_only=False)["state_dict"]
+    b = torch.load(tmp_path / "b" / "model.pt", weights_only=False)["state_dict"]
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    strip = lambda p: [{k: v for k, v in json.loads(line).items() if k not in ("time", "threads")}
+                       for line in p.read_text().splitlines()]
+    assert strip(tmp_path / "a" / "metrics.jsonl") == strip(tmp_path / "b" / "metrics.jsonl")
+
+
+def test_a_batch_that_does_not_split_is_refused(tmp_path):
+    bad = [a if a != "128" else "127" for a in TRAIN]
+    proc = _cli(bad + ["--out", "c"], tmp_path)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode != 0 and "must split evenly over 2 processes" in err
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
+def test_a_rank_that_dies_stops_the_others_with_a_message_and_the_run_resumes(tmp_path):
+    import signal
+    import time
+
+    from pyro_tcvae.runs import read_checkpoint
+
+    args = [a if a != "100000" else "50" for a in TRAIN]
+    proc = _cli(args + ["--out", "k"], tmp_path)
+    log = tmp_path / "k" / "metrics.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and (not log.is_file() or len(log.read_text().splitlines()) < 12):
+        time.sleep(0.05)
+    os.kill(_rank_pid(1, "k"), signal.SIGKILL)
+    t0 = time.time()
+    out, err = proc.communicate(timeout=120)
+    assert time.time() - t0 < 60 and proc.returncode != 0
+    assert "rank 0: lost contact with another process" in err
+    assert "pyro-tcvae train --out k --resume --nproc 2" in err
+    assert read_checkpoint(tmp_path / "k" / "checkpoint.pt")["step"] % 50 == 0
+    resumed = _cli(["train", "--out", "k", "--resume", "--no-eval", "--quiet", "--nproc", "2"],
+                   tmp_path)
+    out, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err
+    assert (tmp_path / "k" / "model.pt").is_file()

@@ -257,13 +257,17 @@ class Batches:
         B >= 2).
     epoch : int
         The epoch that the next ``iter()`` runs.
+    part : callable, optional
+        ``part(idx)`` picks this process's items of each batch (a slice of a global
+        batch, under data parallelism); only those are loaded.
     """
 
-    def __init__(self, data, batch_size, shuffle=True, seed=0, drop_last=False, epoch=0):
+    def __init__(self, data, batch_size, shuffle=True, seed=0, drop_last=False, epoch=0,
+                 part=None):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.data, self.batch_size, self.shuffle = data, int(batch_size), shuffle
-        self.seed, self.drop_last, self.epoch = seed, drop_last, epoch
+        self.seed, self.drop_last, self.epoch, self.part = seed, drop_last, epoch, part
 
     def __len__(self):
         n = len(self.data)
@@ -280,6 +284,8 @@ class Batches:
         order = self.order(epoch)
         for b in range(start, len(self)):
             idx = order[b * self.batch_size:(b + 1) * self.batch_size]
+            if self.part is not None:
+                idx = self.part(idx)
             yield self.data.images(idx), idx
 
     def __iter__(self):

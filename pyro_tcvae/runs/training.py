@@ -9,6 +9,7 @@ the random numbers, the optimizer state and the log are restored, so the losses 
 those of an uninterrupted run with the same seed.
 """
 
+import contextlib
 import math
 import signal
 import threading
@@ -25,6 +26,7 @@ from .build import check_fits, fresh_model, make_dataset, make_svi
 from .config import RunError, check_device
 from .folder import RunFolder
 from .host import ThreadGovernor, flush_denormals, reuse_freed_memory
+from .parallel import Ranks, lost_contact
 from .registry import OBJECTIVES, TC_WEIGHTS
 
 class MIGMonitor:
@@ -137,37 +139,83 @@ def train(config, run_dir, resume=False, progress=True, data=None, echo=print):
     if resume:
         saved = folder.read_config()
         config = saved if config is None else config.validate()
-        folder.check_writable(new_run=False)
-        state = folder.load_checkpoint(config)
     elif config is None:
         raise RunError("a configuration is needed to start a run")
     else:
         config = config.validate()
-        folder.check_writable(new_run=True)
-        state = None
+    ranks = Ranks.from_env(config.device)
+    ranks.check(config)
+    _on_main(ranks, lambda: folder.check_writable(new_run=not resume))
+    state = folder.load_checkpoint(config) if resume else None
+    if state is not None and state.get("world_size", 1) != ranks.world:
+        raise RunError(f"{folder} was trained on {state.get('world_size', 1)} process(es) and "
+                       f"this is {ranks.world}: each process draws its own random numbers, so "
+                       f"only the same number resumes exactly; resume with "
+                       f"{state.get('world_size', 1)}")
     data = make_dataset(config, progress) if data is None else data
     check_fits(config, data)
-    device = check_device(config.device)
+    device = ranks.device(check_device(config.device))
     vae = fresh_model(config, data, device)
-    with folder.lock():
-        if state is None and folder.holds_run():  # another process got here first
-            raise RunError(f"{folder} already holds a run: pass --resume to continue it")
-        folder.write_config(config)
-        summary = _train(config, folder, state, data, vae, device, progress, echo)
+    if ranks.active:  # the same initial weights on every rank, then its own draws
+        pyro.set_rng_seed(config.seed + 7919 * ranks.rank)
+    with (folder.lock() if ranks.main else contextlib.nullcontext()):
+        def start():
+            if state is None and folder.holds_run():  # another process got here first
+                raise RunError(f"{folder} already holds a run: pass --resume to continue it")
+            folder.write_config(config)
+
+        _on_main(ranks, start)
+        summary = _train(config, folder, state, data, vae, device, progress and ranks.main,
+                         echo if ranks.main else (lambda *a, **k: None), ranks)
     return {**summary, "model": vae, "data": data}
 
 
-def _train(config, folder, state, data, vae, device, progress, echo):
-    """The body of :func:`train`: everything checked, ``folder`` locked."""
+def _on_main(ranks, fn):
+    """Run ``fn`` on rank 0; a RunError there is raised on every rank (so no rank waits
+    for a partner that gave up)."""
+    problem = None
+    if ranks.main:
+        try:
+            fn()
+        except RunError as e:
+            problem = str(e)
+    problems = [p for p in ranks.gather(problem) if p]
+    if problems:
+        raise RunError(problems[0])
+
+
+def _train(config, folder, state, data, vae, device, progress, echo, ranks=None):
+    """The body of :func:`train`: everything checked, ``folder`` locked (by rank 0)."""
+    ranks = ranks or Ranks()
+    try:
+        return _loop(config, folder, state, data, vae, device, progress, echo, ranks)
+    except RuntimeError as e:
+        if ranks.active and not isinstance(e, RunError):
+            raise lost_contact(ranks, None, e, folder.path) from None
+        raise
+
+
+def _loop(config, folder, state, data, vae, device, progress, echo, ranks):
     objective = OBJECTIVES[config.objective]
     per_step = objective.batches_per_step
-    loader = Batches(data, config.batch_size, shuffle=True, seed=config.seed, drop_last=True)
+    loader = Batches(data, config.batch_size, shuffle=True, seed=config.seed, drop_last=True,
+                     part=ranks.part if ranks.active else None)
     steps_per_epoch = max(1, len(loader) // per_step)
     steps = config.total_steps(steps_per_epoch)
     svi, elbo = make_svi(config, vae, len(data), total_steps=steps)
+    if ranks.active:  # average the gradients over the ranks before each optimizer step
+        compute, params = svi.loss_and_grads, list(vae.parameters())
+
+        def synced(*args, **kwargs):
+            loss = compute(*args, **kwargs)
+            ranks.average_gradients(params)
+            return loss
+
+        svi.loss_and_grads = synced
     optim = svi.optim
+    main = ranks.main
     log = folder.metrics
-    monitor = MIGMonitor(config, data, folder.mig_log) if config.mig_every > 0 else None
+    monitor = MIGMonitor(config, data, folder.mig_log) if config.mig_every > 0 and main else None
     step, elapsed, acc = 0, 0.0, _zero_acc()
     if state is not None:
         vae.load_state_dict(state["model"])
@@ -175,22 +223,27 @@ def _train(config, folder, state, data, vae, device, progress, echo):
         step, elapsed, acc = state["step"], state["elapsed"], state["log_state"]
         if hasattr(elbo, "load_state_dict"):
             elbo.load_state_dict(state.get("objective", {}))
-        set_rng_state(state["rng"])
-    log.truncate(step)
+        set_rng_state(state["rng_ranks"][ranks.rank] if ranks.active else state["rng"])
+    if main:
+        log.truncate(step)
     if monitor is not None:
         monitor.log.truncate(step)
         next_eval = monitor.next_after(elapsed)
 
     def checkpoint():
-        folder.save_checkpoint({
-            "config": config.to_dict(), "step": step, "elapsed": elapsed,
-            "model": vae.state_dict(), "optim": optim.get_state(), "rng": rng_state(),
-            "log_state": dict(acc), "x_shape": list(data.image_shape), "dataset_size": len(data),
-            "objective": elbo.state_dict() if hasattr(elbo, "state_dict") else {},
-        })
+        rngs = ranks.gather(rng_state())  # every rank's random state, for an exact resume
+        if main:
+            folder.save_checkpoint({
+                "config": config.to_dict(), "step": step, "elapsed": elapsed,
+                "model": vae.state_dict(), "optim": optim.get_state(), "rng": rngs[0],
+                "log_state": dict(acc), "x_shape": list(data.image_shape),
+                "dataset_size": len(data),
+                "objective": elbo.state_dict() if hasattr(elbo, "state_dict") else {},
+                "world_size": ranks.world, **({"rng_ranks": rngs} if ranks.active else {}),
+            })
 
     last, mig_text = None, None
-    board = _tensorboard(folder.path, step)
+    board = _tensorboard(folder.path, step) if main else None
     bar = tqdm(total=steps, initial=min(step, steps), desc="training", disable=not progress,
                unit="step", dynamic_ncols=True)
     # The first step runs with Pyro's validation as the caller has it (every check of
@@ -200,7 +253,8 @@ def _train(config, folder, state, data, vae, device, progress, echo):
             flush_denormals(), ThreadGovernor(config.threads) as governor, \
             _Interrupts() as stop:
         t_start, first_step = time.perf_counter(), step
-        while step < steps and stop.signal is None:
+        stopping = False
+        while step < steps and not stopping:
             epoch, pos = divmod(step, steps_per_epoch)
             batches = loader.epoch_batches(epoch, start=pos * per_step)
             for _ in range(pos, steps_per_epoch):
@@ -213,6 +267,8 @@ def _train(config, folder, state, data, vae, device, progress, echo):
                     extra["second_batch"] = group[1]
                 objective.at_step(elbo, config, step)
                 loss = svi.step(x, idx, **extra) / len(data)
+                if ranks.active:  # the mean over every rank's datapoints
+                    loss = elbo.last_terms["loss"] / len(data)
                 if step == first_step:
                     pyro.enable_validation(False)
                 step += 1
@@ -223,13 +279,15 @@ def _train(config, folder, state, data, vae, device, progress, echo):
                 for k, v in elbo.last_terms.items():
                     if k != "loss":
                         acc[k] = acc.get(k, 0.0) + v
+                stopping = ranks.any(stop.signal is not None)  # the same step on every rank
                 if step % config.log_every == 0 or step == steps:
                     last = {"step": step, "epoch": step / steps_per_epoch, "time": now,
                             "threads": governor.threads,
                             **({"beta": config.weights(step - 1)[1]}
                                if config.objective in TC_WEIGHTS else {}),
                             **{k: v / acc["n"] for k, v in acc.items() if k != "n"}}
-                    log.append(last)
+                    if main:
+                        log.append(last)
                     if board is not None:
                         for k, v in last.items():
                             if k not in ("step", "epoch", "time", "threads"):
@@ -244,18 +302,20 @@ def _train(config, folder, state, data, vae, device, progress, echo):
                          f"subset {rec['mig']:.4f} +- {rec['stderr']:.4f}")
                     elapsed, t_start = now, time.perf_counter()  # evaluation time excluded
                     next_eval = monitor.next_after(elapsed)
-                if step % config.checkpoint_every == 0 or stop.signal is not None \
-                        or step == steps:
+                if step % config.checkpoint_every == 0 or stopping or step == steps:
                     elapsed += time.perf_counter() - t_start
                     t_start = time.perf_counter()
                     checkpoint()
-                if stop.signal is not None or step >= steps:
+                if stopping or step >= steps:
                     break
         interrupted = stop.signal
+        if interrupted is None and stopping:
+            interrupted = "another process"
+    ranks.barrier()  # rank 0's files are written before any rank exits
     bar.close()
     if board is not None:
         board.close()
-    if interrupted is None:
+    if interrupted is None and main:
         vae.save(folder.model_path)
     else:
         echo(f"interrupted at step {step} of {steps}; checkpoint saved. Continue with: "
