@@ -107,6 +107,8 @@ def build_parser():
                    help="mixture components (0: every item, the exact procedure; default "
                         "200000)")
     p.add_argument("--seed", type=int, default=0, help="default 0")
+    p.add_argument("--nproc", type=int, default=None,
+                   help="share the encoding out over N processes (torchrun)")
     p.add_argument("--quiet", action="store_true")
 
     p = sub.add_parser("plot", help="traversals, reconstructions, latents vs factors, "
@@ -222,7 +224,9 @@ def _train(args):
     run = train(cfg, out, resume=args.resume, progress=not args.quiet, echo=say)
     if run["interrupted"]:
         return 130
-    if not main_rank:  # rank 0 evaluates and plots
+    if not main_rank:  # the encoding is shared out; rank 0 computes the rest and plots
+        if not args.no_eval:
+            evaluate(out, data=run["data"], model=run["model"], progress=False)
         return 0
     t = run["terms"] or {}
     print(f"done: {run['step']} steps in {run['elapsed']:.0f} s. Minibatch estimates of the "
@@ -258,9 +262,13 @@ def _sweep(args):
 def _evaluate(args):
     from .runs import evaluate, format_eval
 
+    if args.nproc is not None and "RANK" not in os.environ:
+        return _launch(args.nproc, args.argv)
     result = evaluate(args.run_dir, num_samples=args.num_samples,
                       max_components=args.max_components or None, seed=args.seed,
                       progress=not args.quiet)
+    if result is None:  # another rank of a torch.distributed job: rank 0 reports
+        return 0
     print(format_eval(result))
     print(f"written: {RunFolder(args.run_dir).eval_path}")
     return 0

@@ -190,3 +190,23 @@ def test_a_rank_that_dies_stops_the_others_with_a_message_and_the_run_resumes(tm
     out, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, err
     assert (tmp_path / "k" / "model.pt").is_file()
+
+
+def test_sharded_evaluation_equals_one_process(tmp_path):
+    import json
+
+    proc = _cli(TRAIN[:-2] + ["--steps", "40", "--out", "e"], tmp_path)  # one process
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    one = _cli(["evaluate", "e", "--num-samples", "500", "--quiet"], tmp_path)
+    out, err = one.communicate(timeout=300)
+    assert one.returncode == 0, err
+    single = json.loads((tmp_path / "e" / "eval.json").read_text())
+    two = _cli(["evaluate", "e", "--num-samples", "500", "--quiet", "--nproc", "2"], tmp_path)
+    out, err = two.communicate(timeout=300)
+    assert two.returncode == 0, err
+    sharded = json.loads((tmp_path / "e" / "eval.json").read_text())
+    assert sharded["mig"]["score"] == single["mig"]["score"]
+    assert sharded["mig"]["gaps"] == single["mig"]["gaps"]
+    assert sharded["decomposition"]["elbo"] == single["decomposition"]["elbo"]
+    assert sharded["decomposition"]["tc"] == single["decomposition"]["tc"]

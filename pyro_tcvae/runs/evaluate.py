@@ -1,14 +1,17 @@
 """Evaluate a run folder: MIG (both variants) and the full-dataset decomposition."""
 
+import math
 import time
 
 import torch
 
 from ..data import View
 from ..metrics import elbo_decomposition, encode_dataset, mig, mig_histogram
+from ..metrics.posterior import cat_posteriors, model_device
 from .build import load_model, make_dataset
 from .folder import RunFolder, write_json
 from .host import ThreadGovernor
+from .parallel import Ranks
 
 
 def evaluate(run_dir, num_samples=10_000, max_components=200_000, seed=0, data=None,
@@ -23,6 +26,7 @@ def evaluate(run_dir, num_samples=10_000, max_components=200_000, seed=0, data=N
     errors), ``items`` (how many were evaluated), ``seconds``, ``config``.
     """
     folder = RunFolder(run_dir)
+    ranks = Ranks.from_env(model_device(model) if model is not None else "cpu")
     if model is None:
         vae, config = load_model(folder.path)
     else:
@@ -33,7 +37,9 @@ def evaluate(run_dir, num_samples=10_000, max_components=200_000, seed=0, data=N
         data = View(data, torch.randperm(len(data), generator=g)[:items].sort().values)
     t0 = time.perf_counter()
     with ThreadGovernor(config.threads):  # the cores other processes leave free
-        post = encode_dataset(vae, data, progress=progress)  # once, for all three
+        post = encode_sharded(vae, data, ranks, progress)  # once, for all three
+        if not ranks.main:
+            return None  # rank 0 computes the metrics from the gathered posterior
         names, exclude = data.factor_names, getattr(data, "mig_exclude", ())
         paper = hist = None  # a dataset without factors (a folder of images) has no MIG
         if len(names):
@@ -54,7 +60,22 @@ def evaluate(run_dir, num_samples=10_000, max_components=200_000, seed=0, data=N
         "config": config.to_dict(),
     }
     write_json(folder.eval_path if out is None else out, result)
-    return result
+    return result  # (None on the other ranks of a torch.distributed job)
+
+
+def encode_sharded(vae, data, ranks, progress=True, batch_size=1024):
+    """The posterior of every item, the encoding shared out over the ranks of a
+    torch.distributed job in whole batches (so each batch is the one a single process
+    encodes, and the numbers are the same); every rank gets the whole posterior."""
+    if not ranks.active:
+        return encode_dataset(vae, data, batch_size=batch_size, progress=progress)
+    batches = math.ceil(len(data) / batch_size)
+    per_rank = math.ceil(batches / ranks.world)
+    lo = min(len(data), ranks.rank * per_rank * batch_size)
+    hi = min(len(data), (ranks.rank + 1) * per_rank * batch_size)
+    mine = encode_dataset(vae, data, indices=torch.arange(lo, hi), batch_size=batch_size,
+                          progress=progress and ranks.main) if hi > lo else None
+    return cat_posteriors([p for p in ranks.gather(mine) if p is not None])
 
 
 def format_eval(result):
