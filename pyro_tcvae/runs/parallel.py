@@ -95,11 +95,13 @@ class Ranks:
             g.copy_(flat[offset:offset + g.numel()].view_as(g))
             offset += g.numel()
 
-    def any(self, flag, device="cpu"):
+    def any(self, flag):
         """Whether ``flag`` is true on any rank (every rank gets the same answer)."""
         if not self.active:
             return bool(flag)
-        t = torch.tensor([1.0 if flag else 0.0], device=device)
+        nccl = dist.get_backend() == "nccl"  # NCCL reduces CUDA tensors only
+        t = torch.tensor([1.0 if flag else 0.0],
+                         device=f"cuda:{self.local_rank}" if nccl else "cpu")
         dist.all_reduce(t, op=dist.ReduceOp.MAX)
         return bool(t.item() > 0)
 
