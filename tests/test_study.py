@@ -208,3 +208,29 @@ def test_settings_override_every_run_and_are_checked(tmp_path):
                          ("steps=many", "'many' is not a int")):
         with pytest.raises(RunError, match=message):
             parse_settings([bad])
+
+
+RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results"
+
+
+@pytest.mark.parametrize("study", sorted(p.parent.name for p in RESULTS.glob("*/study.json")))
+def test_the_committed_records_regenerate_their_report(tmp_path, study):
+    """Every committed study's figures and tables, from its records alone."""
+    import shutil
+
+    folder = tmp_path / study
+    shutil.copytree(RESULTS / study, folder)
+    for stale in list(folder.glob("*.png")) + list(folder.glob("report.md")):
+        stale.unlink()
+    records = [json.loads(p.read_text()) for p in folder.glob("*.json") if p.name != "study.json"]
+    if not records:
+        pytest.skip("no records yet")
+    text = report(folder, echo=lambda *a: None)
+    assert (folder / "mig_by_setting.png").stat().st_size > 5000
+    assert (folder / "tc_vs_mig.png").stat().st_size > 5000
+    # each setting's mean MIG in the table is the mean of its records'
+    cells = {}
+    for r in records:
+        cells.setdefault(r["run"].rsplit("_seed", 1)[0], []).append(r["eval"]["mig"]["score"])
+    for cell, migs in cells.items():
+        assert f"| {cell} | {len(migs)} | {sum(migs) / len(migs):.3f}" in text, cell
