@@ -45,7 +45,7 @@ class GroundTruthData:
 
     def _observations(self, indices):
         """Observations of the items ``indices`` (a LongTensor [n]) as a Tensor
-        [n, *image_shape], any dtype (uint8 or bool images, float vectors)."""
+        ``[n, *image_shape]``, any dtype (uint8 or bool images, float vectors)."""
         raise NotImplementedError
 
     def _check_indices(self, indices):
@@ -57,7 +57,7 @@ class GroundTruthData:
         return indices
 
     def images(self, indices=None, dtype=torch.float32):
-        """Observations of the items ``indices`` (all when None), [n, *image_shape].
+        """Observations of the items ``indices`` (all when None), ``[n, *image_shape]``.
 
         Binary images come as 0./1. floats; convert per batch, never the whole set.
         """
@@ -223,7 +223,7 @@ class View(GroundTruthData):
 
 
 class TorchView(torch.utils.data.Dataset):
-    """(observation float [*image_shape], index or factors) pairs for a DataLoader."""
+    """(observation float ``[*image_shape]``, index or factors) pairs for a DataLoader."""
 
     def __init__(self, data, target="index"):
         if target not in ("index", "factors"):
@@ -241,7 +241,7 @@ class TorchView(torch.utils.data.Dataset):
 class Batches:
     """Minibatches ``(x, idx)`` of a ground-truth dataset, converted per batch.
 
-    ``x`` is float32 [B, *image_shape]; ``idx`` the items' indices [B], ready for
+    ``x`` is float32 ``[B, *image_shape]``; ``idx`` the items' indices [B], ready for
     ``pyro.plate("data", size=len(data), subsample=idx)``.  Shuffled epochs use
     ``seed + epoch``, so an epoch can be replayed (resumed) exactly; without
     shuffling, batches are contiguous index ranges.

@@ -25,7 +25,7 @@ class TraceAnnealedVAE_ELBO(TraceTC_ELBO):
     Parameters
     ----------
     gamma : float
-        Weight of |KL - C| (Burgess et al. use 1000), >= 0.
+        Weight of ``|KL - C|`` (Burgess et al. use 1000), >= 0.
     capacity : float
         C_max in nats, >= 0.
     capacity_steps : int

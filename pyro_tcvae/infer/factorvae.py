@@ -68,6 +68,8 @@ class TraceFactorVAE_ELBO(TraceTC_ELBO):
         As in :class:`~pyro_tcvae.TraceTC_ELBO`: the MSS (or MWS) estimate of the same
         batch's TC is reported beside the discriminator's, so the two can be compared.
 
+    Notes
+    -----
     After each step :attr:`last_terms` holds, beside the usual terms,
     ``tc_discriminator`` (D's TC estimate on the batch), ``discriminator_loss`` and
     ``discriminator_accuracy`` (of the update just made, on real and permuted codes).

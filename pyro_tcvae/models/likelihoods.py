@@ -34,7 +34,7 @@ class Likelihood(nn.Module):
         raise NotImplementedError
 
     def mean(self, raw, x_shape):
-        """The likelihood's mean (what an image "looks like"), [B, *x_shape]."""
+        """The likelihood's mean (what an image "looks like"), ``[B, *x_shape]``."""
         raise NotImplementedError
 
     def check(self, x):

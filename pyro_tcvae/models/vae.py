@@ -48,7 +48,7 @@ class VAE(nn.Module):
         the paper's conv nets (64x64 images), or a small MLP for vector data.
         Ignored when ``encoder`` and ``decoder`` are given.
     encoder, decoder : nn.Module, optional
-        Your own networks: encoder x [B, *x_shape] -> [B, latent.num_params * D],
+        Your own networks: encoder x ``[B, *x_shape]`` -> ``[B, latent.num_params * D]``,
         decoder z [B, D] -> [B, prod(x_shape)] raw likelihood parameters.
     latent : str or Latent
         Posterior family: "normal", "laplace", "studentt", "relaxed_bernoulli".
@@ -192,14 +192,14 @@ class VAE(nn.Module):
         return self.likelihood.mean(self._run(self.decoder, z), self.x_shape)
 
     def reconstruct(self, x, sample=False):
-        """Decode the posterior location (or a sample) of x: [B, *x_shape]."""
+        """Decode the posterior location (or a sample) of x: ``[B, *x_shape]``."""
         q = self.encode(x)
         return self.decode(q.rsample() if sample else self.posterior_location(q))
 
     def sample(self, n, like=None):
         """n draws of the model: z from the prior, decoded to the likelihood mean.
 
-        Returns (x_mean [n, *x_shape], z [n, D]).
+        Returns (x_mean ``[n, *x_shape]``, z [n, D]).
         """
         like = next(self.parameters()) if like is None else like
         z = self.prior.distribution(like.detach()).sample((n,))

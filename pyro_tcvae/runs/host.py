@@ -112,6 +112,8 @@ class ThreadGovernor:
     settle : float
         Seconds of a first reading on entry, while this process is idle.
 
+    Notes
+    -----
     Use ``with ThreadGovernor() as g:`` and call ``g.tick()`` between steps (it
     reads the clock and, at most every ``interval`` seconds, two small files).
     The thread count in force on entry is restored on exit.

@@ -271,7 +271,10 @@ def run_study(study, results_dir, work_dir, replace=False, progress=True, echo=p
     limit : int, optional
         Stop after this many runs were trained (to run a study in parts).
 
-    Returns the list of states after the call (see :func:`status`).
+    Returns
+    -------
+    list
+        The runs' states after the call (see :func:`status`).
     """
     results = Path(results_dir) / study.name
     work = Path(work_dir) / study.name
