@@ -252,11 +252,13 @@ plot_traversals(vae, x);"""),
 ]
 
 
-TRAIN_HELPER = r"""def train(vae=None, model=None, guide=None, data=None, beta=6.0, steps=None, seed=0):
-    # a short beta-TCVAE run with an ordinary SVI loop; returns the last step's terms
+TRAIN_HELPER = r"""def train(vae=None, model=None, guide=None, data=None, beta=6.0, alpha=1.0, gamma=1.0,
+          steps=None, seed=0):
+    # a short run with an ordinary SVI loop (beta-TCVAE; alpha = beta = gamma: beta-VAE);
+    # returns the last step's terms
     pyro.set_rng_seed(seed)
     model, guide = model or vae.model, guide or vae.guide
-    elbo = TraceTC_ELBO(beta=beta)
+    elbo = TraceTC_ELBO(alpha=alpha, beta=beta, gamma=gamma)
     svi = SVI(model, guide, pyro.optim.Adam({"lr": 2e-3}), loss=elbo)
     steps, step = steps or STEPS, 0
     while step < steps:
@@ -415,18 +417,8 @@ for objective, beta in (("beta-VAE", 6.0), ("beta-TCVAE", 6.0)):
     for name, train_set in (("uniform", uniform), ("biased", biased)):
         vae = VAE(x_shape=(32, 32), z_dim=6, arch="small_mlp", dataset_size=len(train_set),
                   name=f"{objective}_{name}")
-        if objective == "beta-VAE":       # beta-VAE: the whole KL weighed by beta
-            pyro.set_rng_seed(0)
-            elbo = TraceTC_ELBO(alpha=beta, beta=beta, gamma=beta)
-            svi = SVI(vae.model, vae.guide, pyro.optim.Adam({"lr": 2e-3}), loss=elbo)
-            step = 0
-            while step < STEPS:
-                for x, idx in Batches(train_set, 256, seed=step, drop_last=True):
-                    svi.step(x, idx); step += 1
-                    if step == STEPS:
-                        break
-        else:
-            train(vae, data=train_set, beta=beta)
+        others = beta if objective == "beta-VAE" else 1.0  # beta-VAE weighs the whole KL
+        train(vae, data=train_set, beta=beta, alpha=others, gamma=others)
         on_train = mig(model=vae, data=train_set, num_samples=S, progress=False).score
         on_uniform = mig(model=vae, data=uniform, num_samples=S, progress=False).score
         rows.append((objective, name, on_train, on_uniform))
@@ -514,7 +506,13 @@ data=Bars())`), so checkpoints, the MIG monitor and the figures work on it uncha
 ]
 
 
+QUIET = ('import warnings\n'
+         'warnings.filterwarnings("ignore", message="IProgress not found")  # no widgets\n')
+
+
 def notebook(cells):
+    first = next(i for i, (kind, _) in enumerate(cells) if kind == "code")
+    cells = [(k, QUIET + src if i == first else src) for i, (k, src) in enumerate(cells)]
     nb = nbf.v4.new_notebook()
     nb.cells = [nbf.v4.new_markdown_cell(src) if kind == "md" else nbf.v4.new_code_cell(src)
                 for kind, src in cells]

@@ -19,6 +19,14 @@ def _colour(objective):
     return _COLOURS.get(objective, "C8")
 
 
+def _finish(fig, path):
+    """Lay out, save and close a figure; returns ``path``."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def _interval(values, interval):
     m, lo, hi = interval([v for v in values if v is not None])
     return m, lo, hi
@@ -50,10 +58,7 @@ def plot_against_hyperparameter(rows, path, interval):
     axes[1].set_ylabel("ELBO (nats per item, evaluated items)")
     axes[0].legend(fontsize=8)
     fig.suptitle("mean over seeds, 90% interval of the mean (band), seeds (dots)", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _finish(fig, path)
 
 
 def plot_by_cell(rows, path, key="mig", ylabel="MIG"):
@@ -76,10 +81,7 @@ def plot_by_cell(rows, path, key="mig", ylabel="MIG"):
     ax.set_xticks(range(1, len(names) + 1))
     ax.set_xticklabels(names, rotation=60, ha="right", fontsize=7)
     ax.set_ylabel(ylabel)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _finish(fig, path)
 
 
 def plot_tc_vs_mig(rows, path, correlations):
@@ -99,10 +101,7 @@ def plot_tc_vs_mig(rows, path, correlations):
     ax.set_xlabel("total correlation (nats, full-dataset estimate)")
     ax.set_ylabel("MIG")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _finish(fig, path)
 
 
 def plot_against_correlation(rows, path, interval, xlabel="strength of the sampling bias"):
@@ -127,7 +126,4 @@ def plot_against_correlation(rows, path, interval, xlabel="strength of the sampl
     ax.set_xlabel(xlabel)
     ax.set_ylabel("MIG")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _finish(fig, path)
