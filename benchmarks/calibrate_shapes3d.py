@@ -201,7 +201,7 @@ def main():
         print({k: (tuple(round(x, 3) for x in v) if isinstance(v, tuple) else round(v, 3))
                for k, v in scene.items()})
     e = errors(frames, factors, scene)
-    print(f"| frame | orientation | shape | scale | hues (obj, wall, floor) | MAE |")
+    print("| frame | orientation | shape | scale | hues (obj, wall, floor) | MAE |")
     print("|---|---|---|---|---|---|")
     for i, (f, err) in enumerate(zip(factors, e)):
         print(f"| {i} | {float(ORIENTATIONS[f[0]]):+.1f} | {sc.SHAPES[f[1]]} | "

@@ -20,6 +20,6 @@ def test_the_docs_build_without_warnings(tmp_path):
     api = (tmp_path / "html" / "api.html").read_text()
     for name in ("TraceTC_ELBO", "TraceFactorVAE_ELBO", "VAE", "mig", "DSprites", "Shapes3D",
                  "run_study", "report", "GroupedOptim"):
-        assert f'id="pyro_tcvae.' in api and name in api, name
+        assert 'id="pyro_tcvae.' in api and name in api, name
     assert (tmp_path / "html" / "_generated" / "guide.html").is_file()
     assert any((tmp_path / "html" / "_generated" / "tutorials").glob("*.html"))

@@ -97,7 +97,6 @@ def test_scale_grows_the_object_and_the_four_shapes_differ(rendered):
 def _corner(data, orientation, row=25):
     """(column, size) of the largest jump in the walls' shading along a row above the
     object: the corner where the back wall meets a side wall, lit differently."""
-    wall = _surface(data, 1, orientation=orientation)  # noqa: F841 (the wall is there)
     f = item(data, orientation=orientation)
     g = (f[SCALE] * 4 + f[SHAPE]) * 15 + f[ORIENT]
     shade = torch.from_numpy(np.asarray(data.weights[g], dtype=np.float32))[row, :, 1]

@@ -46,7 +46,7 @@ class Ranks:
         world = int(os.environ.get("WORLD_SIZE", "1"))
         if world <= 1:
             return cls()
-        rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+        local = int(os.environ.get("LOCAL_RANK", "0"))
         if not dist.is_initialized():
             timeout = datetime.timedelta(seconds=float(os.environ.get(ENV_TIMEOUT, "600")))
             backend = "nccl" if str(device).startswith("cuda") else "gloo"
