@@ -137,11 +137,12 @@ vae = VAE(x_shape=(32, 32), z_dim=6, arch="small_mlp", dataset_size=len(data))
 elbo = TraceTC_ELBO(beta=6.0)
 svi = SVI(vae.model, vae.guide, pyro.optim.Adam({"lr": 2e-3}), loss=elbo)
 steps, records, step = (30 if QUICK else 1500), [], 0
-for x, idx in Batches(data, 256, seed=0, drop_last=True):
-    svi.step(x, idx); step += 1
-    records.append(elbo.last_terms)
-    if step == steps:
-        break
+while step < steps:
+    for x, idx in Batches(data, 256, seed=step, drop_last=True):   # a new order each epoch
+        svi.step(x, idx); step += 1
+        records.append(elbo.last_terms)
+        if step == steps:
+            break
 fig, ax = plt.subplots(figsize=(6, 3.5))
 for k in ("mi", "tc", "dwkl"):
     ax.plot([r[k] for r in records], label=k)
