@@ -181,7 +181,8 @@ def report(results_dir, pool_from=4.0, echo=print):
                 rows, folder / "mig_vs_correlation.png", mean_interval,
                 xlabel=f"strength of the {a}-{b} sampling bias"))
     items = sorted({r["items"] for r in rows})
-    commits = sorted({(r["commit"] or "unknown")[:12] for r in rows})
+    commits = sorted({(r["commit"] or "unknown")[:12] + ("+dirty" if "+dirty" in (r["commit"] or "")
+                                                           else "") for r in rows})
     se = [r["mig_se"] for r in rows if r["mig_se"] is not None]
     text = [f"# Study {plan['name']}", "", plan.get("about", ""), "",
             (f"{len(rows)} runs; evaluated on {', '.join(map(str, items))} items "
