@@ -276,6 +276,7 @@ def run_study(study, results_dir, work_dir, replace=False, progress=True, echo=p
     list
         The runs' states after the call (see :func:`status`).
     """
+    commit = git_commit()  # the code this process loaded, not what HEAD becomes later
     results = Path(results_dir) / study.name
     work = Path(work_dir) / study.name
     for folder in (results, work):
@@ -334,7 +335,7 @@ def run_study(study, results_dir, work_dir, replace=False, progress=True, echo=p
             uniform = evaluate(folder.path, num_samples=ev["num_samples"],
                                data=make_dataset(cfg, progress, biased=False), model=model,
                                progress=progress, items=items, out=folder.path / "eval_uniform.json")
-        record = make_record(study, name, cfg, result, summary["elapsed"], uniform)
+        record = make_record(study, name, cfg, result, summary["elapsed"], uniform, commit)
         write_json(results / f"{name}.json", record)
         m = result["mig"]
         echo(f"{name}: MIG {m['score']:.4f} +- {m['stderr']:.4f}, "
@@ -361,15 +362,16 @@ def _slim(result):
             "seconds": result["seconds"]}
 
 
-def make_record(study, name, config, result, train_seconds, uniform=None):
-    """The JSON record of one finished run."""
+def make_record(study, name, config, result, train_seconds, uniform=None, commit=None):
+    """The JSON record of one finished run (``commit``: of the code that ran it;
+    default the repository's now)."""
     return {
         "version": RECORD_VERSION,
         "study": study.name,
         "run": name,
         "config": config.to_dict(),
         "evaluate": study.evaluate,
-        "commit": git_commit(),
+        "commit": commit or git_commit(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "host": {"python": platform.python_version(), "torch": torch.__version__,
                  "machine": platform.machine(), "threads": torch.get_num_threads(),
