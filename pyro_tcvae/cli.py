@@ -156,7 +156,10 @@ def build_parser():
     p.add_argument("--quiet", action="store_true")
 
     p = sub.add_parser("report", help="a study's report.md and figures from its records")
-    p.add_argument("results_dir", type=Path, help="e.g. docs/results/dsprites_beta")
+    p.add_argument("results_dir", type=Path, nargs="+",
+                   help="e.g. docs/results/dsprites_beta; several folders pool their records")
+    p.add_argument("--out", type=Path, default=None,
+                   help="where report.md and the figures go (default: the first folder)")
     p.add_argument("--pool-from", type=float, default=4.0,
                    help="pool paired differences over hyperparameter values >= this "
                         "(default 4)")
@@ -310,7 +313,7 @@ def _study(args):
 def _report(args):
     from .runs import report
 
-    print(report(args.results_dir, pool_from=args.pool_from))
+    print(report(args.results_dir, pool_from=args.pool_from, out=args.out))
     return 0
 
 

@@ -234,3 +234,29 @@ def test_the_committed_records_regenerate_their_report(tmp_path, study):
         cells.setdefault(r["run"].rsplit("_seed", 1)[0], []).append(r["eval"]["mig"]["score"])
     for cell, migs in cells.items():
         assert f"| {cell} | {len(migs)} | {sum(migs) / len(migs):.3f}" in text, cell
+
+
+def test_records_of_several_studies_pool_into_one_report(tmp_path):
+    """The paper's Fig. 4 and 5 take beta-VAE/beta-TCVAE from one study and the other
+    objectives from another: their records pool into one report."""
+    a = load_study(write(tmp_path, STUDY.replace("seeds = [0, 1]", "seeds = [0]")))
+    b = load_study(write(tmp_path, STUDY.replace('name = "tiny"', 'name = "other"').replace(
+        "seeds = [0, 1]", "seeds = [0]").replace("beta = [1, 4]", "beta = 2"), name="o.toml"))
+    for study, mig_value in ((a, 0.5), (b, 0.2)):
+        folder = tmp_path / "results" / study.name
+        folder.mkdir(parents=True)
+        (folder / "study.json").write_text(json.dumps(study.plan()))
+        for name, cfg in study.runs:
+            ev = {"mig": {"score": mig_value, "stderr": 0.004, "gaps": {"a": mig_value}},
+                  "mig_histogram": {"score": mig_value, "stderr": 0.01},
+                  "decomposition": {"elbo": -100.0, "tc": 1.0 - mig_value, "mi": 1.0,
+                                    "dwkl": 1.0, "kl": 3.0, "log_likelihood": -97.0,
+                                    "stderr": {}}, "items": 1000, "seconds": 1.0}
+            (folder / f"{name}.json").write_text(json.dumps(
+                study_module.make_record(study, name, cfg, ev, 1.0)))
+    out = tmp_path / "both"
+    assert main(["report", str(tmp_path / "results" / "tiny"), str(tmp_path / "results" / "other"),
+                 "--out", str(out)]) == 0
+    text = (out / "report.md").read_text()
+    assert "# Study tiny + other" in text and "| tcvae_beta2 | 1 | 0.200" in text
+    assert "| tcvae_beta4 | 1 | 0.500" in text and (out / "tc_vs_mig.png").is_file()

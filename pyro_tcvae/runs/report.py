@@ -156,17 +156,32 @@ def tc_mig_correlations(rows):
     return out
 
 
-def report(results_dir, pool_from=4.0, echo=print):
+def report(results_dir, pool_from=4.0, echo=print, out=None):
     """Write ``report.md`` and the figures of a study from its records; returns the
-    markdown text."""
-    folder = Path(results_dir)
-    rows, notes = study_rows(folder)
+    markdown text.
+
+    ``results_dir`` may be a list of study folders (e.g. beta-VAE and beta-TCVAE from
+    one study, the other objectives from another, for the paper's Fig. 4 and 5): their
+    records are pooled and the report goes to ``out`` (default: the first folder)."""
+    folders = [Path(d) for d in ([results_dir] if isinstance(results_dir, (str, Path))
+                                 else results_dir)]
+    rows, notes = [], []
+    for f in folders:
+        r, n = study_rows(f)
+        rows += r
+        notes += [f"{f.name}: {line}" for line in n] if len(folders) > 1 else n
     for n in notes:
         echo(n)
     if not rows:
-        raise RunError(f"no usable records in {folder}")
-    plan = json.loads((folder / "study.json").read_text()) if (folder / "study.json").is_file() \
-        else {"name": folder.name, "about": ""}
+        raise RunError(f"no usable records in {', '.join(map(str, folders))}")
+    plans = [json.loads((f / "study.json").read_text()) if (f / "study.json").is_file()
+             else {"name": f.name, "about": ""} for f in folders]
+    plan = plans[0] if len(plans) == 1 else {
+        "name": " + ".join(p["name"] for p in plans),
+        "about": "Records pooled from the studies " + ", ".join(p["name"] for p in plans) + "."}
+    folder = Path(out) if out is not None else folders[0]
+    with fs_errors(folder, "create"):
+        folder.mkdir(parents=True, exist_ok=True)
     made = []
     with fs_errors(folder, "write"):
         made.append(figures.plot_against_hyperparameter(rows, folder / "mig_vs_hyperparameter.png",
