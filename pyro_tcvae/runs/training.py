@@ -311,15 +311,17 @@ def _loop(config, folder, state, data, vae, device, progress, echo, ranks):
         interrupted = stop.signal
         if interrupted is None and stopping:
             interrupted = "another process"
-    ranks.barrier()  # rank 0's files are written before any rank exits
     bar.close()
     if board is not None:
         board.close()
-    if interrupted is None and main:
-        vae.save(folder.model_path)
+    if interrupted is None:
+        if main:
+            vae.save(folder.model_path)
     else:
+        more = f" --nproc {ranks.world}" if ranks.active else ""
         echo(f"interrupted at step {step} of {steps}; checkpoint saved. Continue with: "
-             f"pyro-tcvae train --out {folder} --resume")
+             f"pyro-tcvae train --out {folder} --resume{more}")
+    ranks.barrier()  # no rank exits before rank 0 has written and said everything
     return {"step": step, "steps": steps, "interrupted": interrupted is not None,
             "elapsed": elapsed, "terms": last, "run_dir": str(folder),
             "thread_changes": governor.changes}
