@@ -260,3 +260,19 @@ def test_records_of_several_studies_pool_into_one_report(tmp_path):
     text = (out / "report.md").read_text()
     assert "# Study tiny + other" in text and "| tcvae_beta2 | 1 | 0.200" in text
     assert "| tcvae_beta4 | 1 | 0.500" in text and (out / "tc_vs_mig.png").is_file()
+
+
+def test_time_to_mig_from_the_monitor_readings(tmp_path):
+    from pyro_tcvae.runs.report import time_to_mig
+
+    rows = [{"cell": "tcvae_beta6", "seed": s, "mig_over_time": [
+        {"step": 100 * k, "time": 120.0 * k, "mig": m, "stderr": 0.01}
+        for k, m in enumerate(migs, 1)]} for s, migs in enumerate(
+            ([0.1, 0.31, 0.4], [0.2, 0.25, 0.35], [0.1, 0.1, 0.1]))]
+    times = time_to_mig(rows, 0.3)["tcvae_beta6"]
+    assert times == [(0, 4.0, 200, 6.0), (1, 6.0, 300, 6.0), (2, None, None, 6.0)]
+    from pyro_tcvae.runs.report import _time_table
+    table = "\n".join(_time_table({"tcvae_beta6": times}, 0.3))
+    assert "| tcvae_beta6 | 3 | 2 | 5.0 | 4.0-6.0 | 250 | 1 (6) |" in table
+    assert load_study(Path(__file__).resolve().parents[1] / "studies" / "time_to_mig.toml") \
+        .runs[0][1].mig_every == 2.0

@@ -74,6 +74,7 @@ def _row(rec, cfg):
         "elbo": d["elbo"], "tc": d["tc"], "mi": d["mi"], "dwkl": d["dwkl"], "kl": d["kl"],
         "items": ev["items"], "train_seconds": rec.get("train_seconds"),
         "steps": cfg.steps, "commit": rec.get("commit"),
+        "mig_over_time": rec.get("mig_over_time") or [],
     }
 
 
@@ -107,6 +108,41 @@ def cell_table(rows):
             f"{_fmt(*mean_interval([r['elbo'] for r in rs]), digits=1)} | "
             f"{_fmt(*mean_interval([r['tc'] for r in rs]), digits=2)} | - |")
     return "\n".join(lines)
+
+
+def time_to_mig(rows, threshold=0.3):
+    """Per setting with MIG-monitor readings: each seed's first training time (minutes)
+    and step at which the monitored MIG reached ``threshold`` (None: never, within the
+    run).  Returns {cell: [(seed, minutes or None, step or None, last reading's
+    minutes)]}."""
+    out = defaultdict(list)
+    for r in rows:
+        readings = r["mig_over_time"]
+        if not readings:
+            continue
+        hit = next((x for x in readings if x["mig"] >= threshold), None)
+        out[r["cell"]].append((r["seed"], hit and hit["time"] / 60, hit and hit["step"],
+                               readings[-1]["time"] / 60))
+    return dict(out)
+
+
+def _time_table(times, threshold):
+    lines = [f"## Time to MIG {threshold:g} (the MIG monitor's fixed subset)", "",
+             "| setting | seeds | reached | median minutes | range | median step | never "
+             "(within minutes) |", "|---|---|---|---|---|---|---|"]
+    for cell, seeds in sorted(times.items()):
+        got = [(m, s) for _, m, s, _ in seeds if m is not None]
+        never = [last for _, m, _, last in seeds if m is None]
+        mins = sorted(m for m, _ in got)
+        steps = sorted(s for _, s in got)
+        med = lambda xs: (xs[len(xs) // 2] if len(xs) % 2 else
+                          (xs[len(xs) // 2 - 1] + xs[len(xs) // 2]) / 2)
+        lines.append(
+            f"| {cell} | {len(seeds)} | {len(got)} | {med(mins):.1f} | "
+            f"{mins[0]:.1f}-{mins[-1]:.1f} | {med(steps):.0f} | "
+            + (f"{len(never)} ({', '.join(f'{t:.0f}' for t in never)}) |" if never else "0 |")
+            if got else f"| {cell} | {len(seeds)} | 0 | - | - | - | {len(never)} |")
+    return lines + [""]
 
 
 def paired_differences(rows, pool_from=4.0):
@@ -222,6 +258,9 @@ def report(results_dir, pool_from=4.0, echo=print, out=None):
         text.append(f"| {k} | {n} | {rho:+.3f} | [{lo:+.3f}, {hi:+.3f}] |" if not math.isnan(rho)
                     else f"| {k} | {n} | - | - |")
     text.append("")
+    times = time_to_mig(rows)
+    if times:
+        text += _time_table(times, 0.3)
     if any(r["mig_uniform"] is not None for r in rows):
         text += ["## MIG on the biased set and on the uniform set", "",
                  "| setting | seeds | MIG (biased, trained on) | MIG (uniform) |", "|---|---|---|---|"]

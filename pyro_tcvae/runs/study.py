@@ -335,7 +335,10 @@ def run_study(study, results_dir, work_dir, replace=False, progress=True, echo=p
             uniform = evaluate(folder.path, num_samples=ev["num_samples"],
                                data=make_dataset(cfg, progress, biased=False), model=model,
                                progress=progress, items=items, out=folder.path / "eval_uniform.json")
-        record = make_record(study, name, cfg, result, summary["elapsed"], uniform, commit)
+        monitor = [{k: r[k] for k in ("step", "time", "mig", "stderr") if k in r}
+                   for r in folder.mig_log.read()]  # the MIG monitor's readings, if any
+        record = make_record(study, name, cfg, result, summary["elapsed"], uniform, commit,
+                             monitor)
         write_json(results / f"{name}.json", record)
         m = result["mig"]
         echo(f"{name}: MIG {m['score']:.4f} +- {m['stderr']:.4f}, "
@@ -362,9 +365,11 @@ def _slim(result):
             "seconds": result["seconds"]}
 
 
-def make_record(study, name, config, result, train_seconds, uniform=None, commit=None):
+def make_record(study, name, config, result, train_seconds, uniform=None, commit=None,
+                monitor=None):
     """The JSON record of one finished run (``commit``: of the code that ran it;
-    default the repository's now)."""
+    default the repository's now; ``monitor``: the MIG monitor's readings, step, training
+    time in seconds, MIG and its SE, when the run had ``mig_every``)."""
     return {
         "version": RECORD_VERSION,
         "study": study.name,
@@ -379,6 +384,7 @@ def make_record(study, name, config, result, train_seconds, uniform=None, commit
         "train_seconds": train_seconds,
         "eval": _slim(result),
         "eval_uniform": _slim(uniform),
+        "mig_over_time": monitor or [],
         "digest": hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True)
                                  .encode()).hexdigest()[:16],
     }
