@@ -244,7 +244,8 @@ def report(results_dir, pool_from=4.0, echo=print, out=None):
     diffs = paired_differences(rows, pool_from)
     if diffs:
         text += ["## Paired differences of MIG (same setting, same seed)", "",
-                 "| first - second | at | seeds | mean difference | 90% interval | first higher |",
+                 "| first - second | at | pairs (seeds x values) | mean difference | 90% interval | "
+                 "first higher |",
                  "|---|---|---|---|---|---|"]
         for d in diffs:
             at = (f"{d['hyper']} >= {pool_from:g} (pooled)" if d["value"] == "pooled"
