@@ -169,3 +169,21 @@ def train_and_decompose(beta, x, steps=600, batch_size=256, lr=2e-3, seed=0):
         pyro.set_rng_seed(seed + 1)
         full = TraceTC_ELBO(beta=beta, dataset_size=N)
         return full.decompose(vae.model, vae.guide, x, torch.arange(N))
+
+
+def assert_same_run(a, b, ignore=("time",)):
+    """Two run folders ended with identical parameters and logs (up to ``ignore``d
+    log fields): what an exact resume must give."""
+    import json
+
+    sa = torch.load(a / "model.pt", weights_only=False)["state_dict"]
+    sb = torch.load(b / "model.pt", weights_only=False)["state_dict"]
+    assert sa.keys() == sb.keys()
+    for k in sa:
+        assert torch.equal(sa[k], sb[k]), k
+
+    def strip(p):
+        return [{k: v for k, v in json.loads(line).items() if k not in ignore}
+                for line in p.read_text().splitlines()]
+
+    assert strip(a / "metrics.jsonl") == strip(b / "metrics.jsonl")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import assert_same_run
 
 WORKER = str(Path(__file__).with_name("dist_worker.py"))
 
@@ -118,7 +119,6 @@ def _rank_pid(rank, marker):
 
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
 def test_sigterm_on_one_rank_stops_both_and_the_run_resumes_exactly(tmp_path):
-    import json
     import signal
     import time
 
@@ -149,13 +149,7 @@ def test_sigterm_on_one_rank_stops_both_and_the_run_resumes_exactly(tmp_path):
     straight = _cli(TRAIN + ["--out", "b"], tmp_path)
     out, err = straight.communicate(timeout=300)
     assert straight.returncode == 0, err
-    a = torch.load(tmp_path / "a" / "model.pt", weights_only=False)["state_dict"]
-    b = torch.load(tmp_path / "b" / "model.pt", weights_only=False)["state_dict"]
-    for k in a:
-        assert torch.equal(a[k], b[k]), k
-    strip = lambda p: [{k: v for k, v in json.loads(line).items() if k not in ("time", "threads")}
-                       for line in p.read_text().splitlines()]
-    assert strip(tmp_path / "a" / "metrics.jsonl") == strip(tmp_path / "b" / "metrics.jsonl")
+    assert_same_run(tmp_path / "a", tmp_path / "b", ignore=("time", "threads"))
 
 
 def test_a_batch_that_does_not_split_is_refused(tmp_path):

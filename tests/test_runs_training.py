@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-import torch
+from helpers import assert_same_run
 
 from pyro_tcvae.runs import TrainConfig, evaluate, plot_run, read_checkpoint, train
 
@@ -81,14 +81,7 @@ def test_sigterm_then_resume_equals_an_uninterrupted_run(tmp_path):
     straight = _cli(opts + ["--out", "b"], env_cwd)
     out, err = straight.communicate(timeout=300)
     assert straight.returncode == 0, err
-    a = torch.load(tmp_path / "a" / "model.pt", weights_only=False)["state_dict"]
-    b = torch.load(tmp_path / "b" / "model.pt", weights_only=False)["state_dict"]
-    assert a.keys() == b.keys()
-    for k in a:
-        assert torch.equal(a[k], b[k]), k
-    strip = lambda p: [{k: v for k, v in json.loads(line).items() if k != "time"}
-                       for line in p.read_text().splitlines()]
-    assert strip(tmp_path / "a" / "metrics.jsonl") == strip(tmp_path / "b" / "metrics.jsonl")
+    assert_same_run(tmp_path / "a", tmp_path / "b")
 
 
 def test_resume_can_extend_a_finished_run(tmp_path):
