@@ -98,7 +98,7 @@ def plot_tc_vs_mig(rows, path, correlations):
             f" (Spearman {rho[0]:+.2f} [{rho[1]:+.2f}, {rho[2]:+.2f}], n={rho[3]})"
         ax.scatter([r["tc"] for r in rs], [r["mig"] for r in rs], s=16,
                    color=_colour(objective), label=objective + text)
-    ax.set_xlabel("total correlation (nats, full-dataset estimate)")
+    ax.set_xlabel("total correlation (nats, estimated on the evaluated items)")
     ax.set_ylabel("MIG")
     ax.legend(fontsize=7)
     return _finish(fig, path)
