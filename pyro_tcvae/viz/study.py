@@ -56,9 +56,28 @@ def plot_against_hyperparameter(rows, path, interval):
             ax.set_xlabel(hyper)
     axes[0].set_ylabel("MIG")
     axes[1].set_ylabel("ELBO (nats per item, evaluated items)")
+    _off_scale(axes[1], [r for rs in groups.values() for r in rs], "elbo")
     axes[0].legend(fontsize=8)
     fig.suptitle("mean over seeds, 90% interval of the mean (band), seeds (dots)", fontsize=9)
     return _finish(fig, path)
+
+
+def _off_scale(ax, rows, key):
+    """Keep a diverged run (a value far below the rest) from flattening the others:
+    the axis stops at the rest's range and the run is named at the bottom edge."""
+    vals = sorted(r[key] for r in rows if r[key] is not None)
+    if len(vals) < 4:
+        return
+    q1, q3 = np.quantile(vals, [0.25, 0.75])
+    floor = q1 - 10 * max(q3 - q1, 1e-9)
+    low = [r for r in rows if r[key] is not None and r[key] < floor]
+    if not low:
+        return
+    kept = [v for v in vals if v >= floor]
+    span = max(kept) - min(kept) or 1.0
+    ax.set_ylim(min(kept) - 0.15 * span, max(kept) + 0.05 * span)
+    text = "off scale: " + "; ".join(f"{r['run']} {r[key]:.0f}" for r in low)
+    ax.text(0.02, 0.02, text, transform=ax.transAxes, fontsize=6, color="C3")
 
 
 def plot_by_cell(rows, path, key="mig", ylabel="MIG"):
