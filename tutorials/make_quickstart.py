@@ -85,13 +85,18 @@ plot_traversals(vae, x, max_latents=6);"""),
 ]
 
 
-def build():
+def notebook_of(cells):
+    """A notebook of ("md" | "code", source) cells, for a Python 3 kernel."""
     nb = nbf.v4.new_notebook()
     nb.cells = [nbf.v4.new_markdown_cell(src) if kind == "md" else nbf.v4.new_code_cell(src)
-                for kind, src in CELLS]
+                for kind, src in cells]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
     return nb
+
+
+def build():
+    return notebook_of(CELLS)
 
 
 if __name__ == "__main__":

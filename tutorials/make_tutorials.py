@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import nbformat as nbf
+from make_quickstart import notebook_of  # noqa: E402 (a sibling script)
 
 HERE = Path(__file__).resolve().parent
 
@@ -513,13 +514,8 @@ QUIET = ('import warnings\n'
 
 def notebook(cells):
     first = next(i for i, (kind, _) in enumerate(cells) if kind == "code")
-    cells = [(k, QUIET + src if i == first else src) for i, (k, src) in enumerate(cells)]
-    nb = nbf.v4.new_notebook()
-    nb.cells = [nbf.v4.new_markdown_cell(src) if kind == "md" else nbf.v4.new_code_cell(src)
-                for kind, src in cells]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
-    return nb
+    return notebook_of([(k, QUIET + src if i == first else src)
+                        for i, (k, src) in enumerate(cells)])
 
 
 NOTEBOOKS = {"02_elbo_decomposition.ipynb": DECOMPOSITION, "03_mig.ipynb": MIG,

@@ -1,5 +1,6 @@
 """Decoded image sets kept in the cache folder, and uint8 pixels as floats."""
 
+import hashlib
 import os
 
 import numpy as np
@@ -17,6 +18,13 @@ def atomic_save(path, array):
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def file_key(path):
+    """12 hex digits naming one version of a user's file (its resolved path, size and
+    modification time), for the name of the decoded copy in the cache folder."""
+    st = path.stat()
+    return hashlib.sha1(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:12]
 
 
 def cached_array(target, decode, shape, cache=True):

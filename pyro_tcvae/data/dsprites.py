@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .cache import atomic_save
+from .cache import atomic_save, file_key
 from .ground_truth import GroundTruthData, grid_factors
 from .sprites import SHAPE_PARAMS, SHAPES, render
 
@@ -241,9 +241,7 @@ class DSprites(GroundTruthData):
 
     @staticmethod
     def _load_file(path, cache, progress):
-        st = path.stat()
-        key = hashlib.sha1(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()
-        target = cache_dir() / f"dsprites_file_{key[:12]}.npy"
+        target = cache_dir() / f"dsprites_file_{file_key(path)}.npy"
         grid = grid_factors(FACTOR_SIZES)
         if cache and target.is_file():
             bits = np.load(target, mmap_mode="r")

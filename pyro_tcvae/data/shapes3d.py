@@ -27,7 +27,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import scene as _scene
-from .cache import cached_array, unit_floats
+from .cache import cached_array, file_key, unit_floats
 from .dsprites import cache_dir
 from .ground_truth import GroundTruthData, grid_factors
 
@@ -161,9 +161,7 @@ def _load_file(path, sizes, cache, progress):
         raise Shapes3DFileError(f"reading {path} needs h5py: pip install 'pyro-tcvae[files]' "
                                 f"(or pip install h5py), or pass no path to render the "
                                 f"dataset.") from None
-    st = path.stat()
-    key = hashlib.sha1(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()
-    target = cache_dir() / f"shapes3d_file_{key[:12]}.npy"
+    target = cache_dir() / f"shapes3d_file_{file_key(path)}.npy"
     if cache and target.is_file():
         array = np.load(target, mmap_mode="r")
         if array.shape == (n, 64, 64, 3):
