@@ -142,6 +142,10 @@ def build_parser():
     p.add_argument("--replace", action="store_true",
                    help="train again the runs whose record another configuration made")
     p.add_argument("--limit", type=int, default=None, help="stop after this many runs")
+    p.add_argument("--part", default=None, metavar="I/N",
+                   help="only every N-th run from the I-th, to share a study between N "
+                        "processes or machines (e.g. two processes of one thread each: "
+                        "--part 1/2 --set threads=1 and --part 2/2 --set threads=1)")
     p.add_argument("--status", action="store_true", help="only list the runs and their state")
     p.add_argument("--device", default=None, help="device of every run (e.g. cuda)")
     p.add_argument("--set", action="append", default=[], metavar="OPTION=VALUE",
@@ -287,8 +291,9 @@ def _plot(args):
 
 def _study(args):
     from .runs import load_study, report, run_study, study_status
-    from .runs.study import parse_settings
+    from .runs.study import parse_part, parse_settings
 
+    part = None if args.part is None else parse_part(args.part)
     overrides = parse_settings(args.set)
     if args.device is not None:
         overrides["device"] = args.device
@@ -297,7 +302,7 @@ def _study(args):
         states = study_status(study, args.results / study.name)
     else:
         states = run_study(study, args.results, args.work, replace=args.replace,
-                           progress=not args.quiet, limit=args.limit)
+                           progress=not args.quiet, limit=args.limit, part=part)
     counts = {}
     for name, _, state in states:
         counts[state] = counts.get(state, 0) + 1

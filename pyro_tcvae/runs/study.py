@@ -184,6 +184,19 @@ def load_study(path, name=None, eval_items=None, **overrides):
                  runs=runs, path=path)
 
 
+def parse_part(text):
+    """``"2/3"`` as (2, 3); RunError unless 1 <= i <= n."""
+    i, sep, n = str(text).partition("/")
+    try:
+        i, n = int(i), int(n)
+    except ValueError:
+        i = n = 0
+    if not sep or not 1 <= i <= n:
+        raise RunError(f"--part takes I/N with 1 <= I <= N (e.g. 1/2 and 2/2 for two "
+                       f"processes), got {text!r}")
+    return i, n
+
+
 def run_name(config, varied=()):
     """A run's record name: its objective and setting, the other options its block
     varies, and the seed ("tcvae_beta6_latentlaplace_seed2")."""
@@ -254,7 +267,7 @@ def differences(record_config, config):
 
 
 def run_study(study, results_dir, work_dir, replace=False, progress=True, echo=print,
-              limit=None):
+              limit=None, part=None):
     """Train and evaluate the study's missing runs.
 
     Parameters
@@ -270,6 +283,11 @@ def run_study(study, results_dir, work_dir, replace=False, progress=True, echo=p
         Train again the runs whose record another configuration made.
     limit : int, optional
         Stop after this many runs were trained (to run a study in parts).
+    part : (int, int), optional
+        ``(i, n)``: only the runs at positions i, i + n, i + 2n ... (from 1) of the
+        study's seed-by-seed order, so that n processes or machines given 1/n ... n/n
+        share a study without training a run twice (each run has its own folder and
+        record; the split does not depend on which records exist yet).
 
     Returns
     -------
@@ -293,13 +311,15 @@ def run_study(study, results_dir, work_dir, replace=False, progress=True, echo=p
                     "report; pass --replace to train it again"))
         elif state == "damaged":
             echo(f"{name}: the record is unreadable; training it again")
-    todo = [(n, c) for n, c, s in states
-            if s in ("missing", "damaged") or (s == "mismatch" and replace)]
     # seed by seed: a study run in parts has every setting at a few seeds, not some
     # settings at all seeds and others at none
-    todo.sort(key=lambda run: study.seeds.index(run[1].seed))
+    order = sorted(range(len(states)), key=lambda k: study.seeds.index(states[k][1].seed))
+    if part is not None:
+        order = order[part[0] - 1::part[1]]
+    todo = [states[k][:2] for k in order
+            if states[k][2] in ("missing", "damaged") or (states[k][2] == "mismatch" and replace)]
     echo(f"study {study.name}: {len(states) - len(todo)} of {len(states)} runs have records; "
-         f"{len(todo)} to run")
+         f"{len(todo)} to run" + (f" in part {part[0]}/{part[1]}" if part else ""))
     datasets = {}
     trained = 0
     for name, cfg in todo:
