@@ -160,6 +160,12 @@ def test_the_report_is_regenerated_from_records_alone(tmp_path):
     assert "| tcvae - beta-vae | beta = 4 | 3 | +0.200 | [+0.200, +0.200] | 3 of 3 |" in text
     assert "| tcvae - beta-vae | beta >= 4 (pooled) | 3 |" in text
     assert "| tcvae_beta4 | 3 | 0.610 [0.593, 0.627] |" in text
+    assert "| tcvae_beta4 | 0.600 | 0.610 | 0.620 | 3 of 3 |" in text  # seed by seed
+    from pyro_tcvae.runs.report import seed_table, study_rows
+    rows = [r for r in study_rows(folder)[0] if r["seed"] != 2 or r["cell"] != "tcvae_beta1"]
+    table = seed_table(rows, threshold=0.605)
+    assert "| tcvae_beta4 | 0.600 | 0.610 | 0.620 | 2 of 3 |" in table
+    assert "| tcvae_beta1 | 0.300 | 0.310 | - | 0 of 2 |" in table
     assert "stray.json: unreadable" in text
     rho = float(text.split("| all runs | 9 | ")[1].split(" ")[0])
     assert rho < -0.9  # TC was made to fall with MIG
@@ -276,3 +282,22 @@ def test_time_to_mig_from_the_monitor_readings(tmp_path):
     assert "| tcvae_beta6 | 3 | 2 | 5.0 | 4.0-6.0 | 250 | 1 (6) |" in table
     assert load_study(Path(__file__).resolve().parents[1] / "studies" / "time_to_mig.toml") \
         .runs[0][1].mig_every == 2.0
+
+
+def test_parts_share_a_study_without_overlap_whatever_records_exist(tmp_path):
+    study = load_study(write(tmp_path))
+    states = [(n, c, "missing") for n, c in study.runs]
+    _, whole = study_module.runs_to_do(study, states)
+    assert [c.seed for _, c in whole] == [0, 0, 0, 1, 1, 1]  # seed by seed
+    parts = [study_module.runs_to_do(study, states, part=(i, 3))[1] for i in (1, 2, 3)]
+    assert sorted(n for p in parts for n, _ in p) == sorted(n for n, _ in whole)
+    assert all(len(p) == 2 for p in parts)
+    # a record written by another part meanwhile does not move the split
+    done = [(n, c, "done" if n == whole[0][0] else s) for n, c, s in states]
+    held, todo = study_module.runs_to_do(study, done, part=(2, 3))
+    assert (held, todo) == (2, parts[1])
+    assert study_module.runs_to_do(study, done, part=(1, 3)) == (2, parts[0][1:])
+    for bad in ("0/2", "3/2", "2", "a/b"):
+        with pytest.raises(RunError, match="--part takes I/N"):
+            study_module.parse_part(bad)
+    assert study_module.parse_part("2/3") == (2, 3)

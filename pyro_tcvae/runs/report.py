@@ -110,6 +110,27 @@ def cell_table(rows):
     return "\n".join(lines)
 
 
+def seed_table(rows, threshold=0.3):
+    """Markdown table: every setting's MIG seed by seed, and how many seeds reached
+    ``threshold`` (the spread a mean hides: a setting can work on some seeds only)."""
+    cells = defaultdict(dict)
+    for r in rows:
+        cells[r["cell"]][r["seed"]] = r
+    seeds = sorted({r["seed"] for r in rows})
+    lines = ["| setting | " + " | ".join(f"seed {s}" for s in seeds) +
+             f" | seeds with MIG >= {threshold:g} |",
+             "|---|" + "---|" * (len(seeds) + 1)]
+    for c in sorted(cells, key=lambda c: (next(iter(cells[c].values()))["objective"],
+                                          next(iter(cells[c].values()))["variant"],
+                                          next(iter(cells[c].values()))["value"] or 0)):
+        got = [cells[c][s]["mig"] for s in seeds if s in cells[c]]
+        lines.append(f"| {c} | " + " | ".join(
+            "-" if s not in cells[c] or cells[c][s]["mig"] is None
+            else f"{cells[c][s]['mig']:.3f}" for s in seeds) +
+            f" | {sum(m is not None and m >= threshold for m in got)} of {len(got)} |")
+    return "\n".join(lines)
+
+
 def time_to_mig(rows, threshold=0.3):
     """Per setting with MIG-monitor readings: each seed's first training time (minutes)
     and step at which the monitored MIG reached ``threshold`` (None: never, within the
@@ -240,7 +261,7 @@ def report(results_dir, pool_from=4.0, echo=print, out=None):
              f"(largest MIG standard error {max(se):.4f})" if se else f"{len(rows)} runs")
             + f"; code: {', '.join(commits)}.", "",
             "Means over seeds with 90% t-intervals of the mean in brackets.", "",
-            cell_table(rows), ""]
+            cell_table(rows), "", "## MIG seed by seed", "", seed_table(rows), ""]
     diffs = paired_differences(rows, pool_from)
     if diffs:
         text += ["## Paired differences of MIG (same setting, same seed)", "",

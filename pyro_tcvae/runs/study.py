@@ -311,14 +311,8 @@ def run_study(study, results_dir, work_dir, replace=False, progress=True, echo=p
                     "report; pass --replace to train it again"))
         elif state == "damaged":
             echo(f"{name}: the record is unreadable; training it again")
-    # seed by seed: a study run in parts has every setting at a few seeds, not some
-    # settings at all seeds and others at none
-    order = sorted(range(len(states)), key=lambda k: study.seeds.index(states[k][1].seed))
-    if part is not None:
-        order = order[part[0] - 1::part[1]]
-    todo = [states[k][:2] for k in order
-            if states[k][2] in ("missing", "damaged") or (states[k][2] == "mismatch" and replace)]
-    echo(f"study {study.name}: {len(states) - len(todo)} of {len(states)} runs have records; "
+    mine, todo = runs_to_do(study, states, replace, part)
+    echo(f"study {study.name}: {mine - len(todo)} of {mine} runs have records; "
          f"{len(todo)} to run" + (f" in part {part[0]}/{part[1]}" if part else ""))
     datasets = {}
     trained = 0
@@ -366,6 +360,26 @@ def run_study(study, results_dir, work_dir, replace=False, progress=True, echo=p
              if m else f"{name}: done")
         trained += 1
     return status(study, results)
+
+
+def runs_to_do(study, states, replace=False, part=None):
+    """The runs to train, in order, and how many runs the part holds.
+
+    Seed by seed (every setting at the first seed, then at the second ...), so a study
+    run in parts has every setting at a few seeds, not some settings at all seeds and
+    others at none.  ``part=(i, n)`` keeps positions i, i + n ... (from 1) of that order,
+    which does not depend on the records that exist.  ``states``: :func:`status`'s list.
+
+    Returns
+    -------
+    (int, list of (str, TrainConfig))
+    """
+    order = sorted(states, key=lambda st: study.seeds.index(st[1].seed))  # stable
+    if part is not None:
+        order = order[part[0] - 1::part[1]]
+    todo = [(n, c) for n, c, s in order
+            if s in ("missing", "damaged") or (s == "mismatch" and replace)]
+    return len(order), todo
 
 
 def _train_seconds(folder):
