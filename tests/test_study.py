@@ -297,6 +297,10 @@ def test_parts_share_a_study_without_overlap_whatever_records_exist(tmp_path):
     held, todo = study_module.runs_to_do(study, done, part=(2, 3))
     assert (held, todo) == (2, parts[1])
     assert study_module.runs_to_do(study, done, part=(1, 3)) == (2, parts[0][1:])
+    assert [n for n, _ in study_module.runs_to_do(study, done, seeds=[1])[1]] == \
+        [n for n, _ in whole if n.endswith("seed1")]
+    with pytest.raises(RunError, match="seed 7 is not one of the study's seeds"):
+        study_module.runs_to_do(study, done, seeds=[7])
     for bad in ("0/2", "3/2", "2", "a/b"):
         with pytest.raises(RunError, match="--part takes I/N"):
             study_module.parse_part(bad)

@@ -267,7 +267,7 @@ def differences(record_config, config):
 
 
 def run_study(study, results_dir, work_dir, replace=False, progress=True, echo=print,
-              limit=None, part=None):
+              limit=None, part=None, seeds=None):
     """Train and evaluate the study's missing runs.
 
     Parameters
@@ -288,6 +288,9 @@ def run_study(study, results_dir, work_dir, replace=False, progress=True, echo=p
         study's seed-by-seed order, so that n processes or machines given 1/n ... n/n
         share a study without training a run twice (each run has its own folder and
         record; the split does not depend on which records exist yet).
+    seeds : list of int, optional
+        Only the runs of these seeds (of the study's), e.g. to try a change on the
+        seeds where a recipe failed first; the other runs stay missing.
 
     Returns
     -------
@@ -311,7 +314,7 @@ def run_study(study, results_dir, work_dir, replace=False, progress=True, echo=p
                     "report; pass --replace to train it again"))
         elif state == "damaged":
             echo(f"{name}: the record is unreadable; training it again")
-    mine, todo = runs_to_do(study, states, replace, part)
+    mine, todo = runs_to_do(study, states, replace, part, seeds)
     echo(f"study {study.name}: {mine - len(todo)} of {mine} runs have records; "
          f"{len(todo)} to run" + (f" in part {part[0]}/{part[1]}" if part else ""))
     datasets = {}
@@ -362,13 +365,14 @@ def run_study(study, results_dir, work_dir, replace=False, progress=True, echo=p
     return status(study, results)
 
 
-def runs_to_do(study, states, replace=False, part=None):
+def runs_to_do(study, states, replace=False, part=None, seeds=None):
     """The runs to train, in order, and how many runs the part holds.
 
     Seed by seed (every setting at the first seed, then at the second ...), so a study
     run in parts has every setting at a few seeds, not some settings at all seeds and
     others at none.  ``part=(i, n)`` keeps positions i, i + n ... (from 1) of that order,
-    which does not depend on the records that exist.  ``states``: :func:`status`'s list.
+    which does not depend on the records that exist; ``seeds`` then keeps the runs of
+    those seeds.  ``states``: :func:`status`'s list.
 
     Returns
     -------
@@ -377,6 +381,12 @@ def runs_to_do(study, states, replace=False, part=None):
     order = sorted(states, key=lambda st: study.seeds.index(st[1].seed))  # stable
     if part is not None:
         order = order[part[0] - 1::part[1]]
+    if seeds is not None:
+        unknown = sorted(set(seeds) - set(study.seeds))
+        if unknown:
+            raise RunError(f"seed {unknown[0]} is not one of the study's seeds "
+                           f"{study.seeds}: add it to the file's 'seeds'")
+        order = [st for st in order if st[1].seed in seeds]
     todo = [(n, c) for n, c, s in order
             if s in ("missing", "damaged") or (s == "mismatch" and replace)]
     return len(order), todo
