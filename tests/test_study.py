@@ -280,6 +280,9 @@ def test_time_to_mig_from_the_monitor_readings(tmp_path):
     from pyro_tcvae.runs.report import _time_table
     table = "\n".join(_time_table({"tcvae_beta6": times}, 0.3))
     assert "| tcvae_beta6 | 3 | 2 | 5.0 | 4.0-6.0 | 250 | 1 (6) |" in table
+    from pyro_tcvae.viz.study import plot_mig_over_time
+    assert plot_mig_over_time(rows, tmp_path / "t.png").stat().st_size > 5000
+    assert plot_mig_over_time([{**rows[0], "mig_over_time": []}], tmp_path / "u.png") is None
     assert load_study(Path(__file__).resolve().parents[1] / "studies" / "time_to_mig.toml") \
         .runs[0][1].mig_every == 2.0
 

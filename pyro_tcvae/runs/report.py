@@ -246,6 +246,7 @@ def report(results_dir, pool_from=4.0, echo=print, out=None):
         made.append(figures.plot_by_cell(rows, folder / "mig_by_setting.png"))
         corr = tc_mig_correlations(rows)
         made.append(figures.plot_tc_vs_mig(rows, folder / "tc_vs_mig.png", corr))
+        made.append(figures.plot_mig_over_time(rows, folder / "mig_over_time.png"))
         pairs = [r["correlate"] for r in rows if r["correlate"]]
         if pairs:
             a, b, _ = parse_correlate(pairs[0])

@@ -146,3 +146,26 @@ def plot_against_correlation(rows, path, interval, xlabel="strength of the sampl
     ax.set_ylabel("MIG")
     ax.legend(fontsize=7)
     return _finish(fig, path)
+
+
+def plot_mig_over_time(rows, path, threshold=0.3):
+    """The MIG monitor's readings against training minutes, one line per run (seed),
+    a panel per setting, with the ``threshold`` line; None when no run has readings."""
+    cells = defaultdict(list)
+    for r in rows:
+        if r["mig_over_time"]:
+            cells[r["cell"]].append(r)
+    if not cells:
+        return None
+    fig, axes = plt.subplots(1, len(cells), figsize=(5.2 * len(cells), 3.8), squeeze=False)
+    for ax, cell in zip(axes[0], sorted(cells)):
+        for r in sorted(cells[cell], key=lambda r: r["seed"]):
+            pts = r["mig_over_time"]
+            ax.plot([0] + [p["time"] / 60 for p in pts], [0] + [p["mig"] for p in pts],
+                    marker=".", label=f"seed {r['seed']}")
+        ax.axhline(threshold, color="0.6", lw=0.8, ls="--")
+        ax.set_title(cell, fontsize=9)
+        ax.set_xlabel("training minutes")
+        ax.set_ylabel("MIG (the monitor's fixed subset)")
+        ax.legend(fontsize=7)
+    return _finish(fig, path)
