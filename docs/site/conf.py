@@ -44,6 +44,10 @@ def _copy_sources():
         shutil.copy(nb, gen / "tutorials" / nb.name)
     for fig in list((ROOT / "docs").glob("*.png")) + list((ROOT / "docs").glob("*.gif")):
         shutil.copy(fig, gen / fig.name)
+    for fig in (ROOT / "docs" / "results").rglob("*.png"):  # the studies' figures
+        dest = gen / fig.relative_to(ROOT / "docs")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(fig, dest)
     text = (ROOT / "README.md").read_text().replace("](docs/", "](")
     (gen / "guide.md").write_text(text)
     results = (ROOT / "docs" / "results.md").read_text()

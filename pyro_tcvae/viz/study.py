@@ -161,10 +161,12 @@ def plot_mig_over_time(rows, path, threshold=0.3):
     for ax, cell in zip(axes[0], sorted(cells)):
         for r in sorted(cells[cell], key=lambda r: r["seed"]):
             pts = r["mig_over_time"]
-            ax.plot([0] + [p["time"] / 60 for p in pts], [0] + [p["mig"] for p in pts],
+            ax.plot([p["time"] / 60 for p in pts], [p["mig"] for p in pts],
                     marker=".", label=f"seed {r['seed']}")
         ax.axhline(threshold, color="0.6", lw=0.8, ls="--")
         ax.set_title(cell, fontsize=9)
+        ax.set_xlim(left=0)
+        ax.set_ylim(bottom=0)
         ax.set_xlabel("training minutes")
         ax.set_ylabel("MIG (the monitor's fixed subset)")
         ax.legend(fontsize=7)
