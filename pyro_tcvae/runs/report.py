@@ -86,6 +86,11 @@ def _fmt(m, lo, hi, digits=3):
     return f"{m:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
 
 
+def _setting_order(row):
+    """Sort key of a setting (cell) by one of its rows: objective, variant, value."""
+    return row["objective"], row["variant"], row["value"] or 0
+
+
 def cell_table(rows):
     """Markdown table: every setting's mean and 90% interval over seeds."""
     cells = defaultdict(list)
@@ -93,8 +98,7 @@ def cell_table(rows):
         cells[r["cell"]].append(r)
     lines = ["| setting | seeds | MIG | histogram MIG | ELBO | TC | train min |",
              "|---|---|---|---|---|---|---|"]
-    for c in sorted(cells, key=lambda c: (cells[c][0]["objective"], cells[c][0]["variant"],
-                                          cells[c][0]["value"] or 0)):
+    for c in sorted(cells, key=lambda c: _setting_order(cells[c][0])):
         rs = cells[c]
         secs = [r["train_seconds"] for r in rs if r["train_seconds"] is not None]
         lines.append(
@@ -120,9 +124,7 @@ def seed_table(rows, threshold=0.3):
     lines = ["| setting | " + " | ".join(f"seed {s}" for s in seeds) +
              f" | seeds with MIG >= {threshold:g} |",
              "|---|" + "---|" * (len(seeds) + 1)]
-    for c in sorted(cells, key=lambda c: (next(iter(cells[c].values()))["objective"],
-                                          next(iter(cells[c].values()))["variant"],
-                                          next(iter(cells[c].values()))["value"] or 0)):
+    for c in sorted(cells, key=lambda c: _setting_order(next(iter(cells[c].values())))):
         got = [cells[c][s]["mig"] for s in seeds if s in cells[c]]
         lines.append(f"| {c} | " + " | ".join(
             "-" if s not in cells[c] or cells[c][s]["mig"] is None
