@@ -300,11 +300,12 @@ def run_study(study, results_dir, work_dir, replace=False, progress=True, echo=p
     commit = git_commit()  # the code this process loaded, not what HEAD becomes later
     results = Path(results_dir) / study.name
     work = Path(work_dir) / study.name
+    states = status(study, results)
+    mine, todo = runs_to_do(study, states, replace, part, seeds)  # bad seeds: before any write
     for folder in (results, work):
         with fs_errors(folder, "create"):
             folder.mkdir(parents=True, exist_ok=True)
     write_json(results / "study.json", study.plan())
-    states = status(study, results)
     for name, cfg, state in states:
         if state == "mismatch":
             rec = read_record(results / f"{name}.json")
@@ -314,7 +315,6 @@ def run_study(study, results_dir, work_dir, replace=False, progress=True, echo=p
                     "report; pass --replace to train it again"))
         elif state == "damaged":
             echo(f"{name}: the record is unreadable; training it again")
-    mine, todo = runs_to_do(study, states, replace, part, seeds)
     echo(f"study {study.name}: {mine - len(todo)} of {mine} runs have records; "
          f"{len(todo)} to run" + (f" in part {part[0]}/{part[1]}" if part else ""))
     datasets = {}
