@@ -104,6 +104,12 @@ class TrainConfig:
     mig_every: float = option(0.0, "minutes of training time between MIG readings of a fixed "
                                    "subset, written to mig.jsonl (0: off)")
     mig_items: int = option(50_000, "items in the MIG monitor's fixed subset")
+    restarts: int = option(0, "candidates: train this many seeds (K * seed + i) for "
+                              "--restart-steps each, keep the one with the lowest total "
+                              "correlation (no labels needed) and train it on (0: off)")
+    restart_steps: int = option(500, "steps each restart candidate trains before the choice")
+    restart_items: int = option(50_000, "items of the fixed subset on which the candidates' "
+                                        "total correlation is estimated")
     device: str = option("cpu", "cpu, cuda, cuda:N or auto")
     threads: int = option(0, "CPU threads: 0 adapts to the cores that other processes leave "
                              "free; N uses N")
@@ -154,6 +160,7 @@ class TrainConfig:
                            f"--latent normal or laplace")
         for name, lo in (("batch_size", 1), ("z_dim", 1), ("log_every", 1),
                          ("checkpoint_every", 1), ("mig_items", 2), ("seed", 0),
+                         ("restart_steps", 1), ("restart_items", 2),
                          ("warmup", 0), ("threads", 0)):
             if getattr(c, name) < lo:
                 raise RunError(f"{name} must be >= {lo}, got {getattr(c, name)}")
@@ -170,6 +177,11 @@ class TrainConfig:
                                f"weight rewards the term it should penalize)")
         if not (c.mig_every >= 0 and math.isfinite(c.mig_every)):
             raise RunError(f"mig_every must be >= 0 minutes, got {c.mig_every}")
+        if c.restarts == 1 or c.restarts < 0:
+            raise RunError(f"restarts must be 0 (off) or 2 or more candidates, got {c.restarts}")
+        if c.restarts and c.steps is not None and c.restart_steps >= c.steps:
+            raise RunError(f"restart_steps ({c.restart_steps}) must be fewer than steps "
+                           f"({c.steps}): the chosen candidate trains on from there")
         if c.estimator == "mss" and c.batch_size < 2:
             raise RunError("the 'mss' estimator needs batch_size >= 2")
         if c.objective == "factorvae" and c.batch_size < 2:

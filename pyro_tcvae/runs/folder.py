@@ -115,7 +115,9 @@ class RunFolder:
         return str(self.path)
 
     def holds_run(self):
-        return self.checkpoint_path.exists() or self.model_path.exists()
+        """A checkpoint, a model, or the candidates of a run with restarts."""
+        return self.checkpoint_path.exists() or self.model_path.exists() or \
+            (self.path / "candidates").exists()
 
     # ------------------------------------------------------------------ checks
     def check_writable(self, new_run):

@@ -17,6 +17,12 @@ from .stats import bootstrap_interval, mean_interval, spearman
 from .study import _config_key
 
 
+def _comparable(config):
+    """A configuration's study key as JSON would give it back (options added since a
+    record or plan was written take their defaults on both sides)."""
+    return json.loads(json.dumps(_config_key(config)))
+
+
 def study_rows(results_dir):
     """(rows, notes): one row per record that the plan asks for (all records when there
     is no plan), and lines about the records left out."""
@@ -41,7 +47,7 @@ def study_rows(results_dir):
             if want is None:
                 notes.append(f"{path.name}: not a run of the study's plan, left out")
                 continue
-            if json.loads(json.dumps(_config_key(cfg))) != want or \
+            if _comparable(cfg) != _comparable(TrainConfig.from_dict(want)) or \
                     rec.get("evaluate") != plan.get("evaluate"):
                 notes.append(f"{path.name}: made by another configuration than the plan's, "
                              f"left out")

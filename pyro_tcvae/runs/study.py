@@ -46,6 +46,7 @@ from .config import RunError, TrainConfig, field_type
 from .build import make_dataset
 from .evaluate import evaluate
 from .folder import RunFolder, fs_errors, read_checkpoint, write_json
+from .restarts import read_plan
 from .training import train
 
 try:
@@ -334,7 +335,7 @@ def run_study(study, results_dir, work_dir, replace=False, progress=True, echo=p
         model = None
         summary = {"elapsed": None}
         if not folder.model_path.is_file():
-            resume = folder.checkpoint_path.is_file()
+            resume = folder.holds_run()
             echo(f"{name}: {'resuming' if resume else 'training'}")
             summary = train(cfg, folder.path, resume=resume, progress=progress, data=data,
                             echo=echo)
@@ -355,7 +356,7 @@ def run_study(study, results_dir, work_dir, replace=False, progress=True, echo=p
         monitor = [{k: r[k] for k in ("step", "time", "mig", "stderr") if k in r}
                    for r in folder.mig_log.read()]  # the MIG monitor's readings, if any
         record = make_record(study, name, cfg, result, summary["elapsed"], uniform, commit,
-                             monitor)
+                             monitor, read_plan(folder.path))
         write_json(results / f"{name}.json", record)
         m = result["mig"]
         echo(f"{name}: MIG {m['score']:.4f} +- {m['stderr']:.4f}, "
@@ -393,7 +394,11 @@ def runs_to_do(study, states, replace=False, part=None, seeds=None):
 
 
 def _train_seconds(folder):
-    """Training time of a finished run from its last checkpoint (None when unknown)."""
+    """Training time of a finished run from its last checkpoint, or for a run with
+    restarts every candidate's together (None when unknown)."""
+    plan = read_plan(folder.path)
+    if plan is not None:
+        return plan.get("train_seconds")
     try:
         return read_checkpoint(folder.checkpoint_path).get("elapsed")
     except RunError:
@@ -410,10 +415,11 @@ def _slim(result):
 
 
 def make_record(study, name, config, result, train_seconds, uniform=None, commit=None,
-                monitor=None):
+                monitor=None, restarts=None):
     """The JSON record of one finished run (``commit``: of the code that ran it;
     default the repository's now; ``monitor``: the MIG monitor's readings, step, training
-    time in seconds, MIG and its SE, when the run had ``mig_every``)."""
+    time in seconds, MIG and its SE, when the run had ``mig_every``; ``restarts``: the
+    candidates' scores and the choice, when it had restarts)."""
     return {
         "version": RECORD_VERSION,
         "study": study.name,
@@ -429,6 +435,7 @@ def make_record(study, name, config, result, train_seconds, uniform=None, commit
         "eval": _slim(result),
         "eval_uniform": _slim(uniform),
         "mig_over_time": monitor or [],
+        **({"restarts": restarts} if restarts else {}),
         "digest": hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True)
                                  .encode()).hexdigest()[:16],
     }

@@ -28,6 +28,7 @@ from .folder import RunFolder
 from .host import ThreadGovernor, flush_denormals, reuse_freed_memory
 from .parallel import Ranks, lost_contact
 from .registry import OBJECTIVES, TC_WEIGHTS
+from .restarts import train_restarts
 
 class MIGMonitor:
     """MIG of a fixed subset every ``config.mig_every`` minutes of training time.
@@ -128,6 +129,9 @@ def train(config, run_dir, resume=False, progress=True, data=None, echo=print):
     data : GroundTruthData, optional
         The dataset (default: built from the config).
 
+    With ``config.restarts = K`` the run trains K candidates briefly and goes on with
+    the one of lowest total correlation (:mod:`.restarts`).
+
     Returns
     -------
     dict: ``step``, ``steps``, ``interrupted`` (a signal stopped it), ``elapsed``
@@ -143,6 +147,15 @@ def train(config, run_dir, resume=False, progress=True, data=None, echo=print):
         raise RunError("a configuration is needed to start a run")
     else:
         config = config.validate()
+    if config.restarts:
+        return train_restarts(config, run_dir, _train_one, resume=resume, progress=progress,
+                              data=data, echo=echo)
+    return _train_one(config, run_dir, resume, progress, data, echo)
+
+
+def _train_one(config, run_dir, resume=False, progress=True, data=None, echo=print):
+    """:func:`train` of one run folder, without restarts (``config`` validated)."""
+    folder = RunFolder(run_dir)
     ranks = Ranks.from_env(config.device)
     ranks.check(config)
     _on_main(ranks, lambda: folder.check_writable(new_run=not resume))

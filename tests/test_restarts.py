@@ -1,0 +1,90 @@
+"""Restarts: K short candidates, the lowest total correlation trained on, every stage resumable."""
+
+import json
+
+import pytest
+from helpers import assert_same_run
+
+from pyro_tcvae.runs import RunError, TrainConfig, evaluate, train
+from pyro_tcvae.runs.restarts import candidate_seeds, choose, train_restarts
+from pyro_tcvae.runs.training import _train_one
+
+SMALL = dict(dataset="small_sprites", arch="small_mlp", z_dim=3, batch_size=64, log_every=10,
+             checkpoint_every=10, threads=1)
+RESTARTS = dict(restarts=3, restart_steps=10, restart_items=500, steps=30)
+
+
+def test_the_choice_is_the_lowest_tc_and_the_candidates_seeds_are_disjoint():
+    assert choose([{"tc": 0.4}, {"tc": 0.1}, {"tc": 0.3}]) == 1
+    assert choose([{"tc": 0.2}, {"tc": 0.2}]) == 0  # a tie: the first
+    with pytest.raises(ValueError):
+        choose([])
+    seeds = [candidate_seeds(s, 4) for s in range(5)]
+    assert seeds[0] == [0, 1, 2, 3] and seeds[2] == [8, 9, 10, 11]
+    flat = [x for s in seeds for x in s]
+    assert len(flat) == len(set(flat))
+
+
+def test_restarts_train_on_the_lowest_tc_candidate_as_its_own_run_would(tmp_path):
+    run = tmp_path / "run"
+    summary = train(TrainConfig(**SMALL, **RESTARTS), run, progress=False)
+    assert summary["step"] == 30 and not summary["interrupted"]
+    plan = json.loads((run / "restarts.json").read_text())
+    seeds = [c["seed"] for c in plan["candidates"]]
+    assert seeds == [0, 1, 2]
+    # each candidate's TC is that of its own 10-step model on the fixed subset
+    for c in plan["candidates"]:
+        ev = json.loads((run / "candidates" / f"seed{c['seed']}" / "restart_eval.json")
+                        .read_text())
+        assert ev["decomposition"]["tc"] == c["tc"] and ev["items"] == 500
+    tcs = [c["tc"] for c in plan["candidates"]]
+    assert plan["chosen"] == tcs.index(min(tcs))
+    winner = seeds[plan["chosen"]]
+    # the chosen candidate went on exactly as a plain run with its seed does
+    alone = tmp_path / "alone"
+    train(TrainConfig(**SMALL, steps=30, seed=winner), alone, progress=False)
+    assert_same_run(run, alone)
+    # the training time counts every candidate
+    assert summary["elapsed"] >= sum(c["train_seconds"] for c in plan["candidates"])
+    assert plan["train_seconds"] == summary["elapsed"]
+    assert evaluate(run, num_samples=300, progress=False)["mig"] is not None
+    with pytest.raises(RunError, match="already holds a run"):
+        train(TrainConfig(**SMALL, **RESTARTS), run, progress=False)
+
+
+def test_an_interrupted_run_with_restarts_resumes_without_training_a_candidate_twice(tmp_path):
+    calls = []
+
+    def counting(config, run_dir, resume=False, **kw):
+        calls.append((config.seed, config.steps, resume))
+        summary = _train_one(config, run_dir, resume=resume, **kw)
+        if len(calls) == 2 and not resume:  # a signal after the second candidate
+            summary = {**summary, "interrupted": True}
+        return summary
+
+    cfg = TrainConfig(**SMALL, **RESTARTS).validate()
+    run = tmp_path / "run"
+    first = train_restarts(cfg, run, counting, progress=False)
+    assert first["interrupted"] and not (run / "restarts.json").exists()
+    train_restarts(cfg, run, counting, resume=True, progress=False)
+    # seeds 0 and 1 were trained once (seed 1's model was written before the signal),
+    # seed 2 once, then the chosen one went on from its checkpoint
+    assert [c[:2] for c in calls[:3]] == [(0, 10), (1, 10), (2, 10)]
+    assert len(calls) == 4 and calls[3][1] == 30 and calls[3][2]
+    plan = json.loads((run / "restarts.json").read_text())
+    assert calls[3][0] == plan["candidates"][plan["chosen"]]["seed"]
+    # with the choice written, a further resume does not score the candidates again
+    calls.clear()
+    train_restarts(cfg, run, counting, resume=True, progress=False)
+    assert len(calls) == 1 and calls[0][1] == 30
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(restarts=1), "0 \\(off\\) or 2 or more"),
+    (dict(restarts=-2), "0 \\(off\\) or 2 or more"),
+    (dict(restarts=2, restart_steps=30, steps=30), "fewer than steps"),
+    (dict(restarts=2, restart_steps=0), "restart_steps must be >= 1"),
+])
+def test_bad_restart_options_are_refused_naming_the_fix(change, message):
+    with pytest.raises(RunError, match=message):
+        TrainConfig(**{**SMALL, "steps": 30, **change}).validate()
