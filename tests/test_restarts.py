@@ -88,3 +88,25 @@ def test_an_interrupted_run_with_restarts_resumes_without_training_a_candidate_t
 def test_bad_restart_options_are_refused_naming_the_fix(change, message):
     with pytest.raises(RunError, match=message):
         TrainConfig(**{**SMALL, "steps": 30, **change}).validate()
+
+
+def test_the_report_lists_the_candidates_and_scores_the_choice():
+    from pyro_tcvae.runs.report import restarts_table
+
+    def plan(cands, chosen):
+        return {"restart_steps": 500, "chosen": chosen,
+                "candidates": [{"seed": s, "tc": tc, "mig": m} for s, tc, m in cands]}
+
+    rows = [  # run a: the lowest TC is the best MIG; run b: it is not
+        {"run": "a_seed0", "cell": "a", "seed": 0, "mig": 0.40,
+         "restarts": plan([(0, 0.3, 0.25), (1, 0.5, 0.05)], 0)},
+        {"run": "a_seed1", "cell": "a", "seed": 1, "mig": 0.10,
+         "restarts": plan([(2, 0.4, 0.04), (3, 0.6, 0.20)], 0)},
+        {"run": "plain_seed0", "cell": "plain", "seed": 0, "mig": 0.2, "restarts": None},
+    ]
+    text = "\n".join(restarts_table(rows))
+    assert "| a_seed0 | 0: 0.300 / 0.250, 1: 0.500 / 0.050 | 0 | 0.400 |" in text
+    assert "highest-MIG one in 1 of 2 runs" in text
+    assert "over the 4 candidates: -0.200" in text  # ranks TC 1,3,2,4 vs MIG 4,2,1,3
+    assert "plain_seed0" not in text
+    assert restarts_table(rows[2:]) == []

@@ -81,6 +81,7 @@ def _row(rec, cfg):
         "items": ev["items"], "train_seconds": rec.get("train_seconds"),
         "steps": cfg.steps, "commit": rec.get("commit"),
         "mig_over_time": rec.get("mig_over_time") or [],
+        "restarts": rec.get("restarts"),
     }
 
 
@@ -221,6 +222,40 @@ def tc_mig_correlations(rows):
     return out
 
 
+def restarts_table(rows):
+    """Markdown lines on the runs with restarts: each candidate's TC and MIG after the
+    candidates' steps, the one chosen (lowest TC), the final MIG, how often the choice
+    was also the candidate of highest MIG, and Spearman's rho of TC against MIG over
+    every candidate (does the early TC rank the codes?).  [] when no run had restarts."""
+    runs = [r for r in rows if r["restarts"]]
+    if not runs:
+        return []
+    lines = ["## Restarts: the candidates, and the one of lowest TC trained on", "",
+             "| run | candidates: seed TC / MIG | chosen | MIG at the end |",
+             "|---|---|---|---|"]
+    tcs, migs, best = [], [], 0
+    for r in sorted(runs, key=lambda r: (r["cell"], r["seed"])):
+        plan = r["restarts"]
+        cands = plan["candidates"]
+        chosen = cands[plan["chosen"]]
+        lines.append(f"| {r['run']} | " + ", ".join(
+            f"{c['seed']}: {c['tc']:.3f} / " + ("-" if c["mig"] is None else f"{c['mig']:.3f}")
+            for c in cands) + f" | {chosen['seed']} | {_fmt(r['mig'], 0, 0)} |")
+        known = [c for c in cands if c["mig"] is not None]
+        tcs += [c["tc"] for c in known]
+        migs += [c["mig"] for c in known]
+        best += bool(known) and chosen["mig"] == max(c["mig"] for c in known)
+    steps = sorted({r["restarts"]["restart_steps"] for r in runs})
+    lines += ["", f"TC (nats) and MIG of each candidate after {', '.join(map(str, steps))} "
+              f"steps; the MIG is not used in the choice. The lowest-TC candidate was "
+              f"also the highest-MIG one in {best} of {len(runs)} runs."]
+    if len(tcs) >= 3:
+        rho, (lo, hi) = spearman(tcs, migs), bootstrap_interval(spearman, tcs, migs)
+        lines.append(f"Spearman's rho of TC against MIG over the {len(tcs)} candidates: "
+                     f"{rho:+.3f} (90% bootstrap interval [{lo:+.3f}, {hi:+.3f}]).")
+    return lines + [""]
+
+
 def report(results_dir, pool_from=4.0, echo=print, out=None):
     """Write ``report.md`` and the figures of a study from its records; returns the
     markdown text.
@@ -289,6 +324,7 @@ def report(results_dir, pool_from=4.0, echo=print, out=None):
         text.append(f"| {k} | {n} | {rho:+.3f} | [{lo:+.3f}, {hi:+.3f}] |" if not math.isnan(rho)
                     else f"| {k} | {n} | - | - |")
     text.append("")
+    text += restarts_table(rows)
     times = time_to_mig(rows)
     if times:
         text += _time_table(times, 0.3)
