@@ -311,3 +311,18 @@ def test_parts_share_a_study_without_overlap_whatever_records_exist(tmp_path):
         with pytest.raises(RunError, match="--part takes I/N"):
             study_module.parse_part(bad)
     assert study_module.parse_part("2/3") == (2, 3)
+
+
+def test_factors_sharing_their_best_latent_are_named():
+    from pyro_tcvae.runs.report import shared_latents
+
+    names = ["color", "shape", "scale", "posX", "posY"]
+    mi = [[0.0, 0.0, 0.0], [0.9, 0.0, 0.0], [0.0, 0.5, 0.1],
+          [1.4, 0.0, 0.0], [1.3, 0.1, 0.0]]  # posX and posY both on latent 0
+    m = {"factor_names": names, "mi": mi, "included": ["scale", "posX", "posY"]}
+    assert shared_latents(m) == [["posX", "posY"]]  # shape is not included
+    assert shared_latents({**m, "included": names}) == [["posX", "posY", "shape"]]
+    mi[4] = [0.1, 1.3, 0.0]  # posY moves to latent 1, where scale is: both counted
+    assert shared_latents(m) == [["posY", "scale"]]
+    mi[2] = [0.0, 0.15, 0.1]  # scale below 0.2 nats: not a claim on the latent
+    assert shared_latents(m) == []

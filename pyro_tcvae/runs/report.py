@@ -82,7 +82,27 @@ def _row(rec, cfg):
         "steps": cfg.steps, "commit": rec.get("commit"),
         "mig_over_time": rec.get("mig_over_time") or [],
         "restarts": rec.get("restarts"),
+        "shared": shared_latents(m) if m else [],
     }
+
+
+def shared_latents(mig_result, min_nats=0.2):
+    """Groups of (included) factors whose most informative latent is the same one, each
+    carrying at least ``min_nats`` about it: a code MIG does not penalize (each factor's
+    gap counts, whichever latent the others use).  ``mig_result``: a record's ``mig``
+    with ``mi`` [K, D] (nats), ``factor_names`` and ``included``.  Returns a list of
+    sorted name lists, e.g. [["posX", "posY"]]."""
+    names, mi = mig_result.get("factor_names"), mig_result.get("mi")
+    if not names or not mi:
+        return []
+    groups = defaultdict(list)
+    for k, name in enumerate(names):
+        if name not in mig_result.get("included", names) or not mi[k]:
+            continue
+        j = max(range(len(mi[k])), key=lambda d: mi[k][d])
+        if mi[k][j] >= min_nats:
+            groups[j].append(name)
+    return sorted(sorted(g) for g in groups.values() if len(g) > 1)
 
 
 def _fmt(m, lo, hi, digits=3):
@@ -137,6 +157,12 @@ def seed_table(rows, threshold=0.3):
             "-" if s not in cells[c] or cells[c][s]["mig"] is None
             else f"{cells[c][s]['mig']:.3f}" for s in seeds) +
             f" | {sum(m is not None and m >= threshold for m in got)} of {len(got)} |")
+    shared = [r for r in rows if r.get("shared")]
+    if shared:
+        lines += ["", "Runs where two or more factors have the same most informative latent "
+                  "(>= 0.2 nats each; MIG scores each factor's gap all the same): " +
+                  "; ".join(f"{r['run']} ({', '.join('+'.join(g) for g in r['shared'])})"
+                            for r in sorted(shared, key=lambda r: r["run"])) + "."]
     return "\n".join(lines)
 
 
