@@ -76,8 +76,9 @@ def _off_scale(ax, rows, key):
     kept = [v for v in vals if v >= floor]
     span = max(kept) - min(kept) or 1.0
     ax.set_ylim(min(kept) - 0.15 * span, max(kept) + 0.05 * span)
-    text = "off scale: " + "; ".join(f"{r['run']} {r[key]:.0f}" for r in low)
-    ax.text(0.02, 0.02, text, transform=ax.transAxes, fontsize=6, color="C3")
+    text = "off scale:\n" + "\n".join(f"{r['run']} {r[key]:.0f}" for r in low)
+    ax.text(0.02, 0.02, text, transform=ax.transAxes, fontsize=6, color="C3",
+            va="bottom")
 
 
 def plot_by_cell(rows, path, key="mig", ylabel="MIG"):
