@@ -142,21 +142,26 @@ def cell_table(rows):
 
 
 def seed_table(rows, threshold=0.3):
-    """Markdown table: every setting's MIG seed by seed, and how many seeds reached
-    ``threshold`` (the spread a mean hides: a setting can work on some seeds only)."""
+    """Markdown table: every setting's MIG seed by seed, how many seeds reached
+    ``threshold`` (the spread a mean hides: a setting can work on some seeds only), and
+    the MIG of the seed with the lowest total correlation (choosing a seed without
+    labels)."""
     cells = defaultdict(dict)
     for r in rows:
         cells[r["cell"]][r["seed"]] = r
     seeds = sorted({r["seed"] for r in rows})
     lines = ["| setting | " + " | ".join(f"seed {s}" for s in seeds) +
-             f" | seeds with MIG >= {threshold:g} |",
-             "|---|" + "---|" * (len(seeds) + 1)]
+             f" | seeds with MIG >= {threshold:g} | lowest TC: seed, MIG |",
+             "|---|" + "---|" * (len(seeds) + 2)]
     for c in sorted(cells, key=lambda c: _setting_order(next(iter(cells[c].values())))):
         got = [cells[c][s]["mig"] for s in seeds if s in cells[c]]
+        low = min((r for r in cells[c].values() if r["mig"] is not None),
+                  key=lambda r: r["tc"], default=None)
         lines.append(f"| {c} | " + " | ".join(
             "-" if s not in cells[c] or cells[c][s]["mig"] is None
             else f"{cells[c][s]['mig']:.3f}" for s in seeds) +
-            f" | {sum(m is not None and m >= threshold for m in got)} of {len(got)} |")
+            f" | {sum(m is not None and m >= threshold for m in got)} of {len(got)} | " +
+            ("-" if low is None else f"{low['seed']}, {low['mig']:.3f}") + " |")
     shared = [r for r in rows if r.get("shared")]
     if shared:
         lines += ["", "Runs where two or more factors have the same most informative latent "
