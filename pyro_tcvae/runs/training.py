@@ -117,7 +117,9 @@ def train(config, run_dir, resume=False, progress=True, data=None, echo=print):
     """Train a VAE as ``config`` says, in the folder ``run_dir``.
 
     Every check that can fail (the configuration, the folder, the checkpoint, the
-    dataset) runs before anything is written.
+    dataset) runs before anything is written.  With ``config.restarts = K`` the run
+    trains K candidates briefly and goes on with the one of lowest total correlation
+    (``pyro_tcvae.runs.restarts``).
 
     Parameters
     ----------
@@ -128,9 +130,6 @@ def train(config, run_dir, resume=False, progress=True, data=None, echo=print):
         Continue from ``run_dir/checkpoint.pt``.
     data : GroundTruthData, optional
         The dataset (default: built from the config).
-
-    With ``config.restarts = K`` the run trains K candidates briefly and goes on with
-    the one of lowest total correlation (:mod:`.restarts`).
 
     Returns
     -------
