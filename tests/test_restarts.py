@@ -1,5 +1,6 @@
 """Restarts: K short candidates, the lowest total correlation trained on, every stage resumable."""
 
+import dataclasses
 import json
 
 import pytest
@@ -77,6 +78,12 @@ def test_an_interrupted_run_with_restarts_resumes_without_training_a_candidate_t
     calls.clear()
     train_restarts(cfg, run, counting, resume=True, progress=False)
     assert len(calls) == 1 and calls[0][1] == 30
+    # other candidates would not match the choice made: refused; a longer run is fine
+    for change in (dict(restarts=4), dict(restart_steps=5), dict(seed=1)):
+        with pytest.raises(RunError, match="other settings"):
+            train(dataclasses.replace(cfg, **change), run, resume=True, progress=False)
+    longer = train(dataclasses.replace(cfg, steps=40), run, resume=True, progress=False)
+    assert longer["step"] == 40
 
 
 @pytest.mark.parametrize("change, message", [

@@ -21,7 +21,7 @@ import json
 import shutil
 
 from .build import check_fits, make_dataset
-from .config import RunError
+from .config import RESUMABLE, RunError
 from .evaluate import evaluate
 from .folder import RunFolder, atomic_write, read_checkpoint, write_json
 from .parallel import Ranks
@@ -82,6 +82,8 @@ def train_restarts(config, run_dir, train_one, resume=False, progress=True, data
     with folder.lock():
         if not resume and folder.holds_run():
             raise RunError(f"{folder} already holds a run: pass --resume to continue it")
+        if resume and folder.config_path.is_file():
+            _check_same(folder.read_config(), config, folder)
         folder.write_config(config)
         plan = read_plan(folder.path)
         if plan is None:
@@ -109,6 +111,17 @@ def train_restarts(config, run_dir, train_one, resume=False, progress=True, data
             if src.is_file():
                 _copy(src, dst)
     return {**summary, "elapsed": total, "run_dir": str(folder), "restarts": plan}
+
+
+def _check_same(saved, config, folder):
+    """Refuse to resume a run with restarts under options that change its candidates
+    or its choice (those a plain run could not resume with either)."""
+    a, b = saved.to_dict(), config.to_dict()
+    differ = sorted(k for k in b if k not in RESUMABLE and a.get(k) != b[k])
+    if differ:
+        pairs = ", ".join(f"{k}: run {a.get(k)!r} vs now {b[k]!r}" for k in differ)
+        raise RunError(f"{folder} was started with other settings ({pairs}); resume with "
+                       f"the same options or use another --out")
 
 
 def _score_candidates(config, folder, train_one, progress, data, echo):
