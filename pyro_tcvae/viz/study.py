@@ -62,23 +62,28 @@ def plot_against_hyperparameter(rows, path, interval):
     return _finish(fig, path)
 
 
-def _off_scale(ax, rows, key):
-    """Keep a diverged run (a value far below the rest) from flattening the others:
-    the axis stops at the rest's range and the run is named at the bottom edge."""
+def _off_scale(ax, rows, key, side="low", axis="y"):
+    """Keep a diverged run (a value far below, ``side="low"``, or above the rest) from
+    flattening the others: the ``axis`` stops at the rest's range and the run is named
+    at the bottom edge."""
     vals = sorted(r[key] for r in rows if r[key] is not None)
     if len(vals) < 4:
         return
     q1, q3 = np.quantile(vals, [0.25, 0.75])
-    floor = q1 - 10 * max(q3 - q1, 1e-9)
-    low = [r for r in rows if r[key] is not None and r[key] < floor]
-    if not low:
+    reach = 10 * max(q3 - q1, 1e-9)
+    off = (lambda v: v < q1 - reach) if side == "low" else (lambda v: v > q3 + reach)
+    out = [r for r in rows if r[key] is not None and off(r[key])]
+    if not out:
         return
-    kept = [v for v in vals if v >= floor]
+    kept = [v for v in vals if not off(v)]
     span = max(kept) - min(kept) or 1.0
-    ax.set_ylim(min(kept) - 0.15 * span, max(kept) + 0.05 * span)
-    text = "off scale:\n" + "\n".join(f"{r['run']} {r[key]:.0f}" for r in low)
-    ax.text(0.02, 0.02, text, transform=ax.transAxes, fontsize=6, color="C3",
-            va="bottom")
+    pad_low, pad_high = (0.15, 0.05) if side == "low" else (0.05, 0.15)
+    (ax.set_ylim if axis == "y" else ax.set_xlim)(min(kept) - pad_low * span,
+                                                  max(kept) + pad_high * span)
+    text = "off scale:\n" + "\n".join(f"{r['run']} {r[key]:.0f}" for r in out)
+    right = side == "high" and axis == "x"
+    ax.text(0.98 if right else 0.02, 0.3 if right else 0.02, text, transform=ax.transAxes, fontsize=6,
+            color="C3", va="bottom", ha="right" if right else "left")
 
 
 def plot_by_cell(rows, path, key="mig", ylabel="MIG"):
@@ -120,6 +125,7 @@ def plot_tc_vs_mig(rows, path, correlations):
                    color=_colour(objective), label=objective + text)
     ax.set_xlabel("total correlation (nats, estimated on the evaluated items)")
     ax.set_ylabel("MIG")
+    _off_scale(ax, pts, "tc", side="high", axis="x")
     ax.legend(fontsize=7)
     return _finish(fig, path)
 
