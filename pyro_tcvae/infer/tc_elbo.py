@@ -71,9 +71,13 @@ class _TCMixin:
         dataset_size=None,
         data_plate=None,
         aggregate="auto",
+        memory=0,
         **elbo_kwargs,
     ):
         check_estimator(estimator)
+        if int(memory) != memory or memory < 0:
+            raise ValueError(f"memory must be an integer >= 0 (past posterior components "
+                             f"kept for the estimate of q(z)), got {memory!r}.")
         distributed.check_aggregate(aggregate)
         for name, value in (("alpha", alpha), ("beta", beta), ("gamma", gamma)):
             if not math.isfinite(float(value)):
@@ -93,6 +97,8 @@ class _TCMixin:
         self.dataset_size = None if dataset_size is None else int(dataset_size)
         self.data_plate = data_plate
         self.aggregate = aggregate
+        self.memory = int(memory)
+        self._bank = None  # (loc, scale) [M, D] of past batches' posteriors, newest last
         self._global_step = False
         self.last_terms = None
         self._particle_terms = []
@@ -158,10 +164,16 @@ class _TCMixin:
         return views
 
     # ------------------------------------------------------------------ terms
-    def _log_mixture_terms(self, views, log_w_diag, log_w_off, gathered=False):
+    def _log_mixture_terms(self, views, N, gathered=False, training=False):
         """log q(z_i) and sum_d log q(z_id), each [R, B]; ``gathered``: against the
-        components of every rank (local first), see :mod:`.distributed`."""
+        components of every rank (local first), see :mod:`.distributed`; with
+        ``memory``, against the remembered components of past batches too, and a
+        ``training`` step's components are remembered."""
         normal = [v.normal_params() for v in views]
+        if self.memory and not all(p is not None for p in normal):
+            raise ValueError("memory > 0 keeps past posteriors as Normal components: it "
+                             "needs Normal posteriors at every local latent site; use "
+                             "memory=0 with other families.")
         if all(p is not None for p in normal):
             z = torch.cat([v.value() for v in views], -1)
             loc = torch.cat([p[0] for p in normal], -1)
@@ -169,8 +181,16 @@ class _TCMixin:
             if gathered:
                 loc = distributed.gather_local_first(loc, 1)
                 scale = distributed.gather_local_first(scale, 1)
+            current = loc.shape[1]
+            if self.memory:
+                loc, scale = self._with_memory(loc, scale, N)
+            log_w_diag, log_w_off = log_importance_weights(self.estimator, loc.shape[1], N)
             log_qz, log_qz_dims = normal_log_mixture(z, loc, scale, log_w_diag, log_w_off)
+            if self.memory and training:
+                self._remember(loc[0, :current], scale[0, :current], N)
         else:
+            B = views[0].B * (distributed.world_size() if gathered else 1)
+            log_w_diag, log_w_off = log_importance_weights(self.estimator, B, N)
             # gathered once, outside the checkpointed chunks (a recomputation in the
             # backward pass must not call collectives again)
             bases = [distributed.gather_distribution(v.base, v.guide_site["value"].shape, v.pos)
@@ -181,6 +201,48 @@ class _TCMixin:
 
             log_qz, log_qz_dims = log_mixture(pairwise, views[0].B, log_w_diag, log_w_off)
         return log_qz, log_qz_dims.sum(-1)
+
+    # ------------------------------------------------------------------ memory
+    def _with_memory(self, loc, scale, N):
+        """The components [R, B + M, D]: this batch's first (their own-component weight
+        stays on the diagonal), then the remembered ones (no gradient), at most N in
+        all.  The estimator's weights then treat them as one larger batch."""
+        if self._bank is None or self._bank[0].shape[-1] != loc.shape[-1]:
+            return loc, scale
+        room = max(0, N - loc.shape[1])
+        bank_loc, bank_scale = (t[-room:] if room else t[:0] for t in self._bank)
+        R = loc.shape[0]
+        bank_loc = bank_loc.to(loc.dtype).expand(R, -1, -1)
+        bank_scale = bank_scale.to(scale.dtype).expand(R, -1, -1)
+        return torch.cat([loc, bank_loc], 1), torch.cat([scale, bank_scale], 1)
+
+    def _remember(self, loc, scale, N):
+        """Append this batch's posteriors [B, D] (detached; half precisions kept as
+        float32) and keep the newest ``memory`` rows."""
+        low = (torch.float16, torch.bfloat16)
+        loc, scale = (t.detach().float() if t.dtype in low else t.detach()
+                      for t in (loc, scale))
+        bank = self._bank
+        if bank is not None and bank[0].shape[0] >= loc.shape[0] and \
+                torch.equal(bank[0][-loc.shape[0]:], loc):
+            return  # the same batch again (another particle of this step)
+        if self._bank is not None and self._bank[0].shape[-1] == loc.shape[-1]:
+            loc = torch.cat([self._bank[0], loc])
+            scale = torch.cat([self._bank[1], scale])
+        self._bank = (loc[-self.memory:], scale[-self.memory:])
+
+    def state_dict(self):
+        """The remembered components (for an exact resume), when ``memory`` > 0."""
+        state = super().state_dict() if hasattr(super(), "state_dict") else {}
+        if self.memory and self._bank is not None:
+            state = {**state, "memory": [t.cpu() for t in self._bank]}
+        return state
+
+    def load_state_dict(self, state):
+        if hasattr(super(), "load_state_dict"):
+            super().load_state_dict({k: v for k, v in state.items() if k != "memory"})
+        if self.memory and "memory" in state:
+            self._bank = tuple(state["memory"])
 
     def _tc_terms(self, model_trace, guide_trace):
         """The correction to the base loss (a scalar tensor) and the step's terms.
@@ -196,10 +258,10 @@ class _TCMixin:
             distributed.check_equal_batches(B, views[0].value().device)
             B = B * distributed.world_size()
         N = self._resolve_dataset_size(frame, B)
-        log_w_diag, log_w_off = log_importance_weights(self.estimator, B, N)
-        with torch.set_grad_enabled(torch.is_grad_enabled() and self._mixture_grad()):
-            log_qz, log_prod_qz = self._log_mixture_terms(views, log_w_diag, log_w_off,
-                                                          gathered)
+        log_importance_weights(self.estimator, B, N)  # checks B and N with a clear error
+        training = torch.is_grad_enabled()
+        with torch.set_grad_enabled(training and self._mixture_grad()):
+            log_qz, log_prod_qz = self._log_mixture_terms(views, N, gathered, training)
         log_q_cond = sum(v.per_datapoint(v.guide_site["unscaled_log_prob"],
                                          len(v.guide_site["fn"].event_shape)) for v in views)
         log_p = sum(v.per_datapoint(v.model_site["unscaled_log_prob"],
@@ -425,6 +487,15 @@ class TraceTC_ELBO(_TCMixin, Trace_ELBO):
         plate), ``"local"`` against its own slice only. ``"auto"`` (default) is global
         under an initialized process group of more than one process, else local (one
         process: the same thing). :attr:`last_terms` are then means over all ranks.
+    memory : int
+        0 (default): q(z) is estimated from the batch alone, as in the paper.  M > 0:
+        also from the Normal posteriors (loc, scale) of the last M datapoints of past
+        training steps, kept detached, as if the batch were B + M datapoints (the
+        estimator's weights are those of a batch of B + M).  At B << N the batch
+        estimate of the joint q(z) is almost all the sample's own component once the
+        posteriors are narrow, so the TC penalty loses its signal; the memory gives
+        each sample neighbours.  Needs Normal posteriors; the components are those of
+        a slightly older encoder; :meth:`state_dict` carries them for an exact resume.
     **elbo_kwargs
         Passed to :class:`~pyro.infer.Trace_ELBO` (``num_particles``,
         ``vectorize_particles``, ``max_plate_nesting``, ...).

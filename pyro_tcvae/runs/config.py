@@ -81,6 +81,9 @@ class TrainConfig:
                                                     "lambda_od for dip-ii)")
     estimator: str = option("mss", "minibatch estimator of log q(z): stratified (mss) or "
                                    "weighted (mws) sampling")
+    memory: int = option(0, "tcvae / beta-vae: also estimate q(z) from the (detached) "
+                            "posteriors of the last M datapoints of past steps (0: the "
+                            "batch alone, as in the paper)")
     arch: typing.Optional[str] = option(None, "the encoder and decoder networks",
                                         dataset_default=True)
     z_dim: typing.Optional[int] = option(None, "latent dimensions", dataset_default=True)
@@ -177,6 +180,14 @@ class TrainConfig:
                                f"weight rewards the term it should penalize)")
         if not (c.mig_every >= 0 and math.isfinite(c.mig_every)):
             raise RunError(f"mig_every must be >= 0 minutes, got {c.mig_every}")
+        if c.memory < 0:
+            raise RunError(f"memory must be >= 0, got {c.memory}")
+        if c.memory and c.objective not in TC_WEIGHTS:
+            raise RunError(f"memory is an option of tcvae and beta-vae, not of "
+                           f"{c.objective!r}: drop --memory")
+        if c.memory and c.latent != "normal":
+            raise RunError(f"memory keeps past posteriors as Normal components: use "
+                           f"--latent normal (got {c.latent!r}) or drop --memory")
         if c.restarts == 1 or c.restarts < 0:
             raise RunError(f"restarts must be 0 (off) or 2 or more candidates, got {c.restarts}")
         if c.restarts and c.steps is not None and c.restart_steps >= c.steps:

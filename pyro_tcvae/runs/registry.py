@@ -150,7 +150,7 @@ def _set_weights(elbo, config, step):
 
 def _tc_family(config, dataset_size, z_dim, total_steps):
     return TraceTC_ELBO(*config.weights(0), estimator=config.estimator,
-                        dataset_size=dataset_size)
+                        dataset_size=dataset_size, memory=config.memory)
 
 
 def _factorvae(config, dataset_size, z_dim, total_steps):
