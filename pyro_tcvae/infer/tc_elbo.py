@@ -187,7 +187,7 @@ class _TCMixin:
             log_w_diag, log_w_off = log_importance_weights(self.estimator, loc.shape[1], N)
             log_qz, log_qz_dims = normal_log_mixture(z, loc, scale, log_w_diag, log_w_off)
             if self.memory and training:
-                self._remember(loc[0, :current], scale[0, :current], N)
+                self._remember(loc[0, :current], scale[0, :current])
         else:
             B = views[0].B * (distributed.world_size() if gathered else 1)
             log_w_diag, log_w_off = log_importance_weights(self.estimator, B, N)
@@ -216,19 +216,17 @@ class _TCMixin:
         bank_scale = bank_scale.to(scale.dtype).expand(R, -1, -1)
         return torch.cat([loc, bank_loc], 1), torch.cat([scale, bank_scale], 1)
 
-    def _remember(self, loc, scale, N):
+    def _remember(self, loc, scale):
         """Append this batch's posteriors [B, D] (detached; half precisions kept as
         float32) and keep the newest ``memory`` rows."""
         low = (torch.float16, torch.bfloat16)
         loc, scale = (t.detach().float() if t.dtype in low else t.detach()
                       for t in (loc, scale))
         bank = self._bank
-        if bank is not None and bank[0].shape[0] >= loc.shape[0] and \
-                torch.equal(bank[0][-loc.shape[0]:], loc):
-            return  # the same batch again (another particle of this step)
-        if self._bank is not None and self._bank[0].shape[-1] == loc.shape[-1]:
-            loc = torch.cat([self._bank[0], loc])
-            scale = torch.cat([self._bank[1], scale])
+        if bank is not None and bank[0].shape[-1] == loc.shape[-1]:
+            if torch.equal(bank[0][-loc.shape[0]:], loc):
+                return  # the same batch again (another particle of this step)
+            loc, scale = torch.cat([bank[0], loc]), torch.cat([bank[1], scale])
         self._bank = (loc[-self.memory:], scale[-self.memory:])
 
     def state_dict(self):
@@ -258,7 +256,6 @@ class _TCMixin:
             distributed.check_equal_batches(B, views[0].value().device)
             B = B * distributed.world_size()
         N = self._resolve_dataset_size(frame, B)
-        log_importance_weights(self.estimator, B, N)  # checks B and N with a clear error
         training = torch.is_grad_enabled()
         with torch.set_grad_enabled(training and self._mixture_grad()):
             log_qz, log_prod_qz = self._log_mixture_terms(views, N, gathered, training)
