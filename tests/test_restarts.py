@@ -67,7 +67,10 @@ def test_an_interrupted_run_with_restarts_resumes_without_training_a_candidate_t
     run = tmp_path / "run"
     first = train_restarts(cfg, run, counting, progress=False)
     assert first["interrupted"] and not (run / "restarts.json").exists()
+    scored = run / "candidates" / "seed0" / "restart_eval.json"
+    before = scored.stat().st_mtime_ns
     train_restarts(cfg, run, counting, resume=True, progress=False)
+    assert scored.stat().st_mtime_ns == before  # seed 0's score is reused, not recomputed
     # seeds 0 and 1 were trained once (seed 1's model was written before the signal),
     # seed 2 once, then the chosen one went on from its checkpoint
     assert [c[:2] for c in calls[:3]] == [(0, 10), (1, 10), (2, 10)]

@@ -249,6 +249,11 @@ class TrainConfig:
         name, value = self.hyperparameter()
         return self.objective if name is None else f"{self.objective}_{name}{value:g}"
 
+    def steps_per_epoch(self, batches):
+        """Steps in an epoch of ``batches`` batches (an objective may draw several per
+        step, e.g. FactorVAE's second batch for its discriminator)."""
+        return max(1, batches // OBJECTIVES[self.objective].batches_per_step)
+
     def total_steps(self, batches_per_epoch):
         """The run's length in steps (``steps``, else ``epochs`` of batches)."""
         if self.steps is not None:

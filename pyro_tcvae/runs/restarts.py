@@ -23,13 +23,13 @@ does rank them.
 import dataclasses
 import json
 import shutil
+from pathlib import Path
 
 from .build import check_fits, make_dataset
 from .config import RESUMABLE, RunError
 from .evaluate import evaluate
 from .folder import RunFolder, atomic_write, read_checkpoint, write_json
 from .parallel import Ranks
-from .registry import OBJECTIVES
 
 PLAN = "restarts.json"
 
@@ -55,14 +55,17 @@ def candidate_config(config, seed):
 
 
 def read_plan(run_dir):
-    """``restarts.json`` of a run folder as a dict, or None when the choice is not made."""
-    path = RunFolder(run_dir).path / PLAN
-    if not path.is_file():
-        return None
+    """``restarts.json`` of a run folder as a dict, or None when the choice is not made
+    (or the file is damaged: the candidates are then scored again)."""
+    return _read_json(Path(run_dir) / PLAN)
+
+
+def _read_json(path):
+    """A JSON file's content, or None when it is missing or unreadable."""
     try:
         return json.loads(path.read_text())
-    except ValueError:
-        return None  # a damaged plan: the candidates are scored again
+    except (OSError, ValueError):
+        return None
 
 
 def train_restarts(config, run_dir, train_one, resume=False, progress=True, data=None,
@@ -78,8 +81,7 @@ def train_restarts(config, run_dir, train_one, resume=False, progress=True, data
     folder.check_writable(new_run=not resume)
     data = make_dataset(config, progress) if data is None else data
     check_fits(config, data)
-    per_epoch = max(1, (len(data) // config.batch_size)
-                    // OBJECTIVES[config.objective].batches_per_step)
+    per_epoch = config.steps_per_epoch(len(data) // config.batch_size)
     if config.restart_steps >= config.total_steps(per_epoch):
         raise RunError(f"restart_steps ({config.restart_steps}) must be fewer than the run's "
                        f"{config.total_steps(per_epoch)} steps")
@@ -148,9 +150,11 @@ def _score_candidates(config, folder, train_one, progress, data, echo):
             model, elapsed = s["model"], s["elapsed"]
         if elapsed is None:
             elapsed = read_checkpoint(cf.checkpoint_path).get("elapsed")
-        ev = evaluate(path, data=data, model=model, progress=progress,
-                      items=config.restart_items, seed=config.seed,
-                      out=path / "restart_eval.json")
+        ev = _read_json(path / "restart_eval.json") if model is None else None
+        if ev is None:  # (a resumed run reuses the scores of candidates it finished)
+            ev = evaluate(path, data=data, model=model, progress=progress,
+                          items=config.restart_items, seed=config.seed,
+                          out=path / "restart_eval.json")
         d = ev["decomposition"]
         scored.append({"seed": seed, "tc": d["tc"], "tc_stderr": d.get("stderr", {}).get("tc"),
                        "elbo": d["elbo"], "train_seconds": elapsed,

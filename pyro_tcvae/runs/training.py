@@ -212,7 +212,7 @@ def _loop(config, folder, state, data, vae, device, progress, echo, ranks):
     per_step = objective.batches_per_step
     loader = Batches(data, config.batch_size, shuffle=True, seed=config.seed, drop_last=True,
                      part=ranks.part if ranks.active else None)
-    steps_per_epoch = max(1, len(loader) // per_step)
+    steps_per_epoch = config.steps_per_epoch(len(loader))
     steps = config.total_steps(steps_per_epoch)
     svi, elbo = make_svi(config, vae, len(data), total_steps=steps)
     if ranks.active:  # average the gradients over the ranks before each optimizer step

@@ -82,8 +82,8 @@ def _off_scale(ax, rows, key, side="low", axis="y"):
                                                   max(kept) + pad_high * span)
     text = "off scale:\n" + "\n".join(f"{r['run']} {r[key]:.0f}" for r in out)
     right = side == "high" and axis == "x"
-    ax.text(0.98 if right else 0.02, 0.3 if right else 0.02, text, transform=ax.transAxes, fontsize=6,
-            color="C3", va="bottom", ha="right" if right else "left")
+    ax.text(0.98 if right else 0.02, 0.3 if right else 0.02, text, transform=ax.transAxes,
+            fontsize=6, color="C3", va="bottom", ha="right" if right else "left")
 
 
 def plot_by_cell(rows, path, key="mig", ylabel="MIG"):
