@@ -11,7 +11,7 @@ import torch
 from pyro_tcvae import TraceTC_ELBO
 from pyro_tcvae.data import NonlinearFactors, SmallSprites, grid_factors
 from pyro_tcvae.metrics import (decomposition_terms, elbo_decomposition, encode_dataset,
-                                factor_entropy, mig, mig_histogram)
+                                factor_entropy, mig, mig_histogram, mig_sup)
 from pyro_tcvae.models import VAE
 
 from helpers import exact_terms, lookup_table
@@ -88,6 +88,49 @@ def test_rotated_code_scores_lower():
     turned = mig(code(f, 0.1, transform=lambda loc: loc @ rot.T), f, progress=False)
     assert straight.score > 0.95
     assert turned.score < straight.score - 0.3
+
+
+def test_mig_sup_is_the_per_latent_gap_averaged_over_latents():
+    mi = torch.tensor([[2.0, 0.2, 0.0], [1.0, 0.0, 0.3]], dtype=torch.float64)
+    h = torch.tensor([4.0, 1.0], dtype=torch.float64)
+    # normalized [[.5, .05, 0], [1, 0, .3]]: latent gaps .5, .05, .3 -> mean 0.85 / 3
+    assert mig_sup(mi, h) == pytest.approx(0.85 / 3, abs=1e-12)
+    assert mig_sup(mi[:1], h[:1]) == pytest.approx(0.55 / 3, abs=1e-12)  # one factor: top-1
+    with pytest.raises(ValueError, match="factor_entropy"):
+        mig_sup(mi, h[:1])
+    with pytest.raises(ValueError, match="> 0"):
+        mig_sup(mi, torch.tensor([1.0, 0.0]))
+
+
+def test_mig_sup_penalizes_a_latent_that_carries_two_factors():
+    f = grid()
+    # latent 0 carries both factors injectively (a folded code): MIG credits each
+    # factor's gap in full, MIG-sup sees one latent with no gap
+    folded = mig(code(f, 0.02, transform=lambda loc: torch.stack(
+        [loc[:, 0] * SIZES[1] + loc[:, 1], torch.zeros(len(loc), dtype=loc.dtype)], 1)),
+        f, progress=False)
+    straight = mig(code(f, 0.02, extra=2), f, progress=False)
+    assert folded.score > 0.95
+    assert folded.sup < 0.05 and folded.sup_stderr < 0.02
+    assert straight.sup == pytest.approx(straight.score * 2 / 4, abs=0.01)  # K / D = 2 / 4
+    assert straight.sup == pytest.approx(mig_sup(straight.mi, straight.factor_entropy))
+    hist = mig_histogram(posterior=code(f, 0.02, extra=2), factors=f, progress=False)
+    assert hist.sup == pytest.approx(mig_sup(hist.mi, hist.factor_entropy))
+    assert hist.as_dict()["sup"] == hist.sup
+
+
+def test_mig_sup_of_an_older_record_is_recovered_from_its_gaps():
+    from pyro_tcvae.runs.report import record_sup
+    f = grid()
+    c, s = math.cos(0.4), math.sin(0.4)
+    rot = torch.tensor([[c, -s], [s, c]], dtype=torch.float64)
+    r = mig(code(f, 0.2, transform=lambda loc: torch.cat([loc @ rot.T, loc[:, :1]], 1)), f,
+            progress=False)
+    old = {k: v for k, v in r.as_dict().items() if k not in ("sup", "sup_stderr",
+                                                             "factor_entropy")}
+    assert 0.05 < r.sup < 0.6
+    assert record_sup(old) == pytest.approx(r.sup, abs=1e-9)
+    assert record_sup({"score": 0.4, "stderr": 0.01, "gaps": {"a": 0.4}}) is None
 
 
 def test_non_uniform_factors_use_the_empirical_entropy():

@@ -1,8 +1,8 @@
-"""Disentanglement metrics: MIG (paper estimator and histogram variant) and the
+"""Disentanglement metrics: MIG (paper estimator and histogram variant), MIG-sup, and the
 full-dataset ELBO decomposition; helpers to encode a dataset."""
 
 from .decomposition import decomposition_terms, elbo_decomposition
-from .mig import MIGResult, factor_entropy, mig, mig_histogram
+from .mig import MIGResult, factor_entropy, mig, mig_histogram, mig_sup
 from .posterior import cat_posteriors, encode_dataset, index_posterior, posterior_location
 
 __all__ = [
@@ -15,5 +15,6 @@ __all__ = [
     "index_posterior",
     "mig",
     "mig_histogram",
+    "mig_sup",
     "posterior_location",
 ]

@@ -7,7 +7,16 @@ For factor k and latent dimension j, with z ~ q(z|x_n) and n uniform over the da
     MIG = (1/K) sum_k [I(z_{j(1)}; v_k) - I(z_{j(2)}; v_k)] / H(v_k),
 
 where j(1), j(2) are the dimensions with the largest and second largest MI with
-factor k.  H(z_j) = -E log q(z_j), q(z_j) the aggregate posterior over all items;
+factor k.  MIG does not penalize one latent carrying two factors (each factor's gap
+counts, whichever latent the others use); its supplement (MIG-sup, Li et al. 2020,
+"Progressive learning and disentanglement of hierarchical representations") takes the
+gap the other way, per latent over the factors, of the same normalized MI:
+
+    MIG-sup = (1/D) sum_j [I(z_j; v_{k(1)}) / H(v_{k(1)}) - I(z_j; v_{k(2)}) / H(v_{k(2)})],
+
+k(1), k(2) the factors with the largest and second largest normalized MI with z_j.  It
+averages over all D latents, so a perfect code of K factors scores K / D, and a latent
+that folds two factors into one scores near zero.  H(z_j) = -E log q(z_j), q(z_j) the aggregate posterior over all items;
 H(z_j | v_k) = -E log q(z_j | v_k), the aggregate over the items sharing the sample's
 value of factor k (so values are weighted by their empirical probability); H(v_k) is
 the empirical entropy of the factor (log |V_k| on a full grid).
@@ -29,7 +38,9 @@ class MIGResult:
 
     ``mi`` [K, D] and the entropies are in nats; ``normalized_mi`` = mi / H(v_k).
     ``gaps`` maps each included factor to its normalized gap; ``score`` is their mean
-    and ``stderr`` its standard error (bootstrap over the samples).
+    and ``stderr`` its standard error (bootstrap over the samples).  ``sup`` is
+    MIG-sup (the per-latent gap over the included factors, averaged over the D
+    latents), ``sup_stderr`` its standard error from the same bootstrap.
     """
 
     score: float
@@ -46,18 +57,22 @@ class MIGResult:
     num_components: int
     exact: bool = True
     extra: dict = field(default_factory=dict)
+    sup: float = float("nan")
+    sup_stderr: float = float("nan")
 
     def __str__(self):
         gaps = ", ".join(f"{k} {v:.3f}" for k, v in self.gaps.items())
         how = "exact" if self.exact else f"{self.num_components} components, stratified"
         return (f"MIG {self.score:.4f} +- {self.stderr:.4f} ({self.num_samples} samples, {how}); "
-                f"gaps: {gaps}")
+                f"gaps: {gaps}; MIG-sup {self.sup:.4f} +- {self.sup_stderr:.4f}")
 
     def as_dict(self):
         return {"score": self.score, "stderr": self.stderr, "gaps": dict(self.gaps),
                 "mi": self.mi.tolist(), "factor_names": list(self.factor_names),
                 "included": list(self.included), "num_samples": self.num_samples,
-                "num_components": self.num_components, "exact": self.exact}
+                "num_components": self.num_components, "exact": self.exact,
+                "factor_entropy": self.factor_entropy.tolist(), "sup": self.sup,
+                "sup_stderr": self.sup_stderr}
 
 
 def factor_entropy(factors, sizes=None):
@@ -75,6 +90,40 @@ def _gaps(normalized_mi):
     top = torch.topk(normalized_mi, 2, dim=-1).values if normalized_mi.shape[-1] > 1 else \
         torch.cat([normalized_mi, torch.zeros_like(normalized_mi)], -1)
     return top[..., 0] - top[..., 1]
+
+
+def _sup(normalized_mi):
+    """MIG-sup from normalized MI [..., K, D] of the included factors: each latent's
+    gap over the factors (top-1 minus top-2; the top-1 alone when K = 1), averaged over
+    the D latents.  Returns [...]."""
+    return _gaps(normalized_mi.transpose(-1, -2)).mean(-1)
+
+
+def mig_sup(mi, factor_entropy):
+    """MIG-sup (Li et al. 2020) from a MIG's MI matrix.
+
+    Parameters
+    ----------
+    mi : array [K, D]
+        I(z_j; v_k) in nats, of the factors to score (e.g. a MIGResult's ``mi`` rows of
+        its ``included`` factors).
+    factor_entropy : array [K]
+        H(v_k) in nats.
+
+    Returns
+    -------
+    float: (1/D) sum_j of the gap between the largest and second largest normalized MI
+    I(z_j; v_k) / H(v_k) over k.  A code with one latent per factor scores up to K / D;
+    a latent carrying two factors equally adds nothing.
+    """
+    mi = torch.as_tensor(mi, dtype=torch.float64)
+    h = torch.as_tensor(factor_entropy, dtype=torch.float64)
+    if mi.dim() != 2 or h.shape != mi.shape[:1]:
+        raise ValueError(f"mi must be [K, D] and factor_entropy [K]; got {tuple(mi.shape)} "
+                         f"and {tuple(h.shape)}")
+    if not (h > 0).all():
+        raise ValueError("every factor_entropy must be > 0 (leave constant factors out)")
+    return float(_sup(mi / h[:, None]))
 
 
 def _resolve(posterior, factors, model, data, factor_names, exclude):
@@ -188,8 +237,10 @@ def mig(posterior=None, factors=None, *, model=None, data=None, factor_names=Non
     draws = torch.randint(0, S, (num_bootstrap, S), generator=g)
     counts = torch.zeros(num_bootstrap, S).scatter_add_(1, draws, torch.ones(num_bootstrap, S))
     boot_mi = torch.einsum("bs,ksd->bkd", counts.double(), diff) / S
-    boot = _gaps(boot_mi / Hv[:, None]).mean(-1)
+    boot_norm = boot_mi / Hv[:, None]
+    boot = _gaps(boot_norm).mean(-1)
     stderr = float(boot.std()) if num_bootstrap > 1 else float("nan")
+    sup_stderr = float(_sup(boot_norm).std()) if num_bootstrap > 1 else float("nan")
     full_norm = torch.full((K, D), float("nan"), dtype=torch.float64)
     full_norm[included] = normalized
     return MIGResult(
@@ -199,6 +250,7 @@ def mig(posterior=None, factors=None, *, model=None, data=None, factor_names=Non
         conditional_entropy=cond_entropy, factor_names=factor_names,
         included=tuple(factor_names[k] for k in included), num_samples=S,
         num_components=int(len(comps)), exact=exact,
+        sup=float(_sup(normalized)), sup_stderr=sup_stderr,
     )
 
 
@@ -260,10 +312,12 @@ def mig_histogram(codes=None, factors=None, *, posterior=None, model=None, data=
     norm = torch.from_numpy(mi[included] / fh[included, None])
     gaps = _gaps(norm)
     rng = np.random.default_rng(seed)
-    boot = []
+    boot, boot_sup = [], []
     for _ in range(20):
         m, h = scores(rng.integers(0, len(idx), len(idx)))
-        boot.append(float(_gaps(torch.from_numpy(m[included] / h[included, None])).mean()))
+        bn = torch.from_numpy(m[included] / h[included, None])
+        boot.append(float(_gaps(bn).mean()))
+        boot_sup.append(float(_sup(bn)))
     full_norm = torch.full((K, D), float("nan"), dtype=torch.float64)
     full_norm[included] = norm
     return MIGResult(
@@ -274,4 +328,5 @@ def mig_histogram(codes=None, factors=None, *, posterior=None, model=None, data=
         conditional_entropy=torch.full((K, D), float("nan")), factor_names=factor_names,
         included=tuple(factor_names[k] for k in included), num_samples=len(idx),
         num_components=0, exact=False, extra={"num_bins": num_bins},
+        sup=float(_sup(norm)), sup_stderr=float(np.std(boot_sup, ddof=1)),
     )

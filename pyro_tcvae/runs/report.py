@@ -11,6 +11,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from ..viz import study as figures
+from ..metrics import mig_sup
 from .config import RunError, TrainConfig, parse_correlate
 from .folder import fs_errors, write_text
 from .stats import bootstrap_interval, mean_interval, spearman
@@ -75,6 +76,7 @@ def _row(rec, cfg):
         "correlation": None if cfg.correlate is None else parse_correlate(cfg.correlate)[2],
         "correlate": cfg.correlate,
         "mig": m and m["score"], "mig_se": m and m["stderr"], "mig_hist": h and h["score"],
+        "mig_sup": record_sup(m) if m else None,
         "gaps": m and m["gaps"],
         "mig_uniform": uni["mig"]["score"] if uni and uni["mig"] else None,
         "elbo": d["elbo"], "tc": d["tc"], "mi": d["mi"], "dwkl": d["dwkl"], "kl": d["kl"],
@@ -84,6 +86,27 @@ def _row(rec, cfg):
         "restarts": rec.get("restarts"),
         "shared": shared_latents(m) if m else [],
     }
+
+
+def record_sup(mig_result):
+    """MIG-sup of a record's ``mig``: its ``sup`` where the record has one, else from
+    its MI matrix [K, D] and the factor entropies the gaps imply (records made before
+    MIG-sup was recorded keep no entropies, but each gap is (top-1 - top-2) MI / H(v_k),
+    so H(v_k) follows exactly).  None without an MI matrix, or when an entropy cannot be
+    recovered (a gap of 0)."""
+    if mig_result.get("sup") is not None:
+        return mig_result["sup"]
+    names, mi, gaps = mig_result.get("factor_names"), mig_result.get("mi"), mig_result["gaps"]
+    if not names or not mi:
+        return None
+    rows, entropy = [], []
+    for name, g in gaps.items():
+        top = sorted(mi[names.index(name)], reverse=True) + [0.0]
+        if not g > 0:
+            return None
+        rows.append(mi[names.index(name)])
+        entropy.append((top[0] - top[1]) / g)
+    return mig_sup(rows, entropy)
 
 
 def shared_latents(mig_result, min_nats=0.2):
@@ -123,21 +146,16 @@ def cell_table(rows):
     cells = defaultdict(list)
     for r in rows:
         cells[r["cell"]].append(r)
-    lines = ["| setting | seeds | MIG | histogram MIG | ELBO | TC | train min |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| setting | seeds | MIG | histogram MIG | MIG-sup | ELBO | TC | train min |",
+             "|---|---|---|---|---|---|---|---|"]
     for c in sorted(cells, key=lambda c: _setting_order(cells[c][0])):
         rs = cells[c]
         secs = [r["train_seconds"] for r in rs if r["train_seconds"] is not None]
-        lines.append(
-            f"| {c} | {len(rs)} | {_fmt(*mean_interval([r['mig'] for r in rs]))} | "
-            f"{_fmt(*mean_interval([r['mig_hist'] for r in rs]))} | "
-            f"{_fmt(*mean_interval([r['elbo'] for r in rs]), digits=1)} | "
-            f"{_fmt(*mean_interval([r['tc'] for r in rs]), digits=2)} | "
-            f"{sum(secs) / len(secs) / 60:.1f} |" if secs else
-            f"| {c} | {len(rs)} | {_fmt(*mean_interval([r['mig'] for r in rs]))} | "
-            f"{_fmt(*mean_interval([r['mig_hist'] for r in rs]))} | "
-            f"{_fmt(*mean_interval([r['elbo'] for r in rs]), digits=1)} | "
-            f"{_fmt(*mean_interval([r['tc'] for r in rs]), digits=2)} | - |")
+        cols = [_fmt(*mean_interval([r[k] for r in rs])) for k in ("mig", "mig_hist", "mig_sup")]
+        cols += [_fmt(*mean_interval([r["elbo"] for r in rs]), digits=1),
+                 _fmt(*mean_interval([r["tc"] for r in rs]), digits=2),
+                 f"{sum(secs) / len(secs) / 60:.1f}" if secs else "-"]
+        lines.append(f"| {c} | {len(rs)} | " + " | ".join(cols) + " |")
     return "\n".join(lines)
 
 
@@ -206,14 +224,15 @@ def _time_table(times, threshold):
     return lines + [""]
 
 
-def paired_differences(rows, pool_from=4.0):
+def paired_differences(rows, pool_from=4.0, key="mig"):
     """For two objectives run at the same hyperparameter values and seeds (e.g.
-    beta-TCVAE and beta-VAE over beta): the per-seed MIG difference at each value, and
-    pooled over the values >= ``pool_from``.  Returns a list of dicts."""
+    beta-TCVAE and beta-VAE over beta): the per-seed difference of ``key`` (a row's
+    "mig", "mig_sup", ...) at each value, and pooled over the values >= ``pool_from``.
+    Returns a list of dicts."""
     by = defaultdict(dict)
     for r in rows:
-        if r["value"] is not None and r["mig"] is not None and r["correlation"] is None:
-            by[(r["objective"], r["hyper"], r["variant"])][(r["value"], r["seed"])] = r["mig"]
+        if r["value"] is not None and r[key] is not None and r["correlation"] is None:
+            by[(r["objective"], r["hyper"], r["variant"])][(r["value"], r["seed"])] = r[key]
     out = []
     keys = sorted(by)
     for i, a in enumerate(keys):
@@ -335,11 +354,16 @@ def report(results_dir, pool_from=4.0, echo=print, out=None):
             (f"{len(rows)} runs; evaluated on {', '.join(map(str, items))} items "
              f"(largest MIG standard error {max(se):.4f})" if se else f"{len(rows)} runs")
             + f"; code: {', '.join(commits)}.", "",
-            "Means over seeds with 90% t-intervals of the mean in brackets.", "",
+            "Means over seeds with 90% t-intervals of the mean in brackets. MIG-sup (Li et "
+            "al. 2020) is each latent's gap over the factors, averaged over the latents: "
+            "it penalizes one latent carrying two factors, which MIG does not; a perfect "
+            "code scores (factors scored) / (latents).", "",
             cell_table(rows), "", "## MIG seed by seed", "", seed_table(rows), ""]
-    diffs = paired_differences(rows, pool_from)
-    if diffs:
-        text += ["## Paired differences of MIG (same setting, same seed)", "",
+    for key, what in (("mig", "MIG"), ("mig_sup", "MIG-sup")):
+        diffs = paired_differences(rows, pool_from, key)
+        if not diffs:
+            continue
+        text += [f"## Paired differences of {what} (same setting, same seed)", "",
                  "| first - second | at | pairs (seeds x values) | mean difference | 90% interval | "
                  "first higher |",
                  "|---|---|---|---|---|---|"]
