@@ -8,9 +8,10 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from helpers import assert_same_run
 
-from pyro_tcvae.runs import TrainConfig, evaluate, plot_run, read_checkpoint, train
+from pyro_tcvae.runs import RunError, TrainConfig, evaluate, plot_run, read_checkpoint, train
 
 SMALL = dict(dataset="small_sprites", arch="small_mlp", z_dim=3, batch_size=64, log_every=10,
              checkpoint_every=15)
@@ -45,6 +46,20 @@ def test_warmup_schedule_and_objectives():
     assert cfg.weights(1000) == (1.0, 6.0, 1.0)
     assert TrainConfig(objective="beta-vae", beta=4.0).weights(0) == (4.0, 4.0, 4.0)
     assert TrainConfig(objective="vae", beta=4.0).weights(0) == (1.0, 1.0, 1.0)
+
+
+def test_tcvae_weighs_the_dimension_wise_kl_by_gamma():
+    from pyro_tcvae.runs.registry import OBJECTIVES
+    cfg = TrainConfig(objective="tcvae", beta=6.0, gamma=0.25, warmup=10).validate()
+    assert cfg.weights(0) == (1.0, 1.0, 0.25) and cfg.weights(10) == (1.0, 6.0, 0.25)
+    elbo = OBJECTIVES["tcvae"].make(cfg, 1000, 3, 100)
+    assert (elbo.alpha, elbo.beta, elbo.gamma) == (1.0, 1.0, 0.25)
+    assert TrainConfig(objective="tcvae").validate().weights(0) == (1.0, 6.0, 1.0)
+    assert cfg.label() == "tcvae_beta6"  # beta stays the setting a sweep varies
+    with pytest.raises(RunError, match="gamma is not an option of the objective 'beta-vae'"):
+        TrainConfig(objective="beta-vae", gamma=0.5).validate()
+    with pytest.raises(RunError, match="gamma must be a finite number >= 0"):
+        TrainConfig(objective="tcvae", gamma=-1.0).validate()
 
 
 ROOT = str(Path(__file__).resolve().parents[1])

@@ -65,8 +65,9 @@ class TrainConfig:
                                      "covariance penalties --lambda-od, --lambda-d")
     beta: typing.Optional[float] = option(None, "weight of tcvae and beta-vae, >= 0",
                                           objective_default=True)
-    gamma: typing.Optional[float] = option(None, "weight of factorvae's TC estimate or of "
-                                                 "annealed's |KL - C|, >= 0",
+    gamma: typing.Optional[float] = option(None, "weight of factorvae's TC estimate, of "
+                                                 "annealed's |KL - C|, or of tcvae's "
+                                                 "dimension-wise KL (default 1), >= 0",
                                            objective_default=True)
     capacity: typing.Optional[float] = option(None, "annealed: the capacity C_max in nats",
                                               objective_default=True)
@@ -234,7 +235,7 @@ class TrainConfig:
         b = OBJECTIVES[self.objective].defaults["beta"] if self.beta is None else self.beta
         if self.warmup > 0:
             b = self.beta_start + (b - self.beta_start) * min(1.0, step / self.warmup)
-        return TC_WEIGHTS[self.objective](b)
+        return TC_WEIGHTS[self.objective](b, self.gamma)
 
     def hyperparameter(self):
         """(name, value) of the objective's main hyperparameter (the one a sweep varies),

@@ -182,8 +182,9 @@ def _nothing(elbo, config, step):
 
 #: Objective name -> how to make it and what it reads from the configuration.
 OBJECTIVES = {
-    "tcvae": ObjectiveEntry(_tc_family, _set_weights, ("beta",), {"beta": 6.0},
-                            about="beta-TCVAE: the total correlation weighed by beta"),
+    "tcvae": ObjectiveEntry(_tc_family, _set_weights, ("beta", "gamma"), {"beta": 6.0},
+                            about="beta-TCVAE: the total correlation weighed by beta "
+                                  "(and the dimension-wise KL by gamma, default 1)"),
     "beta-vae": ObjectiveEntry(_tc_family, _set_weights, ("beta",), {"beta": 6.0},
                                about="beta-VAE: the whole KL weighed by beta"),
     "vae": ObjectiveEntry(_tc_family, _nothing, (), {}, about="the plain ELBO"),
@@ -201,10 +202,12 @@ OBJECTIVES = {
                              about="DIP-VAE-II: the covariance of the aggregate posterior"),
 }
 
-#: (alpha, beta, gamma) of the TC-decomposed objectives as a function of beta.
+#: (alpha, beta, gamma) of the TC-decomposed objectives as a function of beta and of
+#: the configuration's gamma (None: not set).
 TC_WEIGHTS = {
-    "tcvae": lambda b: (1.0, b, 1.0),       # beta-TCVAE: only the total correlation
-    "beta-vae": lambda b: (b, b, b),        # beta-VAE: the whole KL term
+    # beta-TCVAE: the total correlation (and the dimension-wise KL by --gamma, default 1)
+    "tcvae": lambda b, g: (1.0, b, 1.0 if g is None else g),
+    "beta-vae": lambda b, g: (b, b, b),     # beta-VAE: the whole KL term
 }
 
 #: The other registries: names only; the parts are built by their own modules.
