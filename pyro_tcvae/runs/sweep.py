@@ -24,6 +24,30 @@ def run_name(config):
     return f"{config.label()}_seed{config.seed}"
 
 
+def sweep_configs(base, grid=None, seeds=(0,)):
+    """The validated configurations of a sweep, objective by objective, value by value,
+    seed by seed.  The base's objective keeps the base's other options (e.g. tcvae's
+    ``gamma``); another objective starts from its own defaults, so that no option of
+    one objective leaks into another (FactorVAE's gamma is not tcvae's)."""
+    from .registry import OBJECTIVES
+
+    base = base.validate()
+    grid = {base.objective: DEFAULT_GRID[base.objective]} if grid is None else grid
+    clear = {k: None for k in ("beta", "gamma", "capacity", "lambda_od", "lambda_d",
+                               "capacity_steps")}
+    configs = []
+    for objective, values in grid.items():
+        options = OBJECTIVES[objective].options
+        for value in values:
+            for seed in seeds:
+                changes = {**({} if objective == base.objective else clear),
+                           "objective": objective, "seed": int(seed)}
+                if options and value is not None:
+                    changes[options[0]] = float(value)
+                configs.append(dataclasses.replace(base, **changes).validate())
+    return configs
+
+
 def sweep(base, out_dir, grid=None, seeds=(0,), num_samples=10_000, progress=True,
           echo=print):
     """Train and evaluate every objective x value x seed; a run already evaluated is
@@ -36,18 +60,7 @@ def sweep(base, out_dir, grid=None, seeds=(0,), num_samples=10_000, progress=Tru
     ``tc_vs_mig.png``; returns the summary rows."""
     from .registry import OBJECTIVES
 
-    base = base.validate()
-    grid = {base.objective: DEFAULT_GRID[base.objective]} if grid is None else grid
-    clear = {k: None for k in ("beta", "gamma", "capacity", "lambda_od")}
-    configs = []
-    for objective, values in grid.items():
-        options = OBJECTIVES[objective].options
-        for value in values:
-            for seed in seeds:
-                changes = {**clear, "objective": objective, "seed": int(seed)}
-                if options and value is not None:
-                    changes[options[0]] = float(value)
-                configs.append(dataclasses.replace(base, **changes).validate())
+    configs = sweep_configs(base, grid, seeds)
     out_dir = Path(out_dir)
     with fs_errors(out_dir, "create"):
         out_dir.mkdir(parents=True, exist_ok=True)
