@@ -54,6 +54,33 @@ def test_identity_code_matches_the_analytic_mig():
                                                          dtype=torch.float64))
 
 
+def _entropy_by_quadrature(make, values, width):
+    """Entropy of the equal mixture of make(v), v in values, by quadrature."""
+    x = torch.linspace(min(values) - width, max(values) + width, 400001, dtype=torch.float64)
+    logp = torch.logsumexp(make(torch.tensor(values, dtype=torch.float64)[:, None]).log_prob(x),
+                           0) - math.log(len(values))
+    return float(-torch.trapezoid(logp.exp() * logp, x))
+
+
+@pytest.mark.parametrize("family", ["laplace", "studentt"])
+def test_mig_reads_other_latent_families_as_their_closed_form(family):
+    # an identity code whose posterior is Laplace(v, 0.3) or StudentT(5, v, 0.3): the
+    # MI of latent k with factor k is H(mixture over values) - H(one component)
+    make = {"laplace": lambda loc: dist.Laplace(loc, 0.3),
+            "studentt": lambda loc: dist.StudentT(5.0, loc, 0.3)}[family]
+    f = grid()
+    loc = f.double()
+    r = mig(make(torch.cat([loc, torch.zeros(len(f), 1, dtype=torch.float64)], 1)), f,
+            progress=False)
+    width = 60.0  # the StudentT's tails
+    h_one = _entropy_by_quadrature(make, [0.0], width)
+    analytic = [(_entropy_by_quadrature(make, list(range(s)), width) - h_one) / math.log(s)
+                for s in SIZES]
+    for k, name in enumerate(r.included):
+        assert r.gaps[name] == pytest.approx(analytic[k], abs=3 * r.stderr + 0.01)
+    assert 0.7 < r.score < 0.95
+
+
 def test_nearly_noiseless_code_scores_near_one():
     r = mig(code(grid(), 0.02), grid(), progress=False)
     assert r.score > 0.99 and r.stderr < 0.01
