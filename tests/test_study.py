@@ -267,6 +267,9 @@ def test_records_of_several_studies_pool_into_one_report(tmp_path):
     text = (out / "report.md").read_text()
     assert "# Study tiny + other" in text and "| tcvae_beta2 | 1 | 0.200" in text
     assert "| tcvae_beta4 | 1 | 0.500" in text and (out / "tc_vs_mig.png").is_file()
+    # each objective over all its settings (Fig. 4's distributions): 0.5, 0.5, 0.2
+    assert "| tcvae | 3 | 3 | 0.500 | 0.400 [" in text
+    assert "| tcvae_beta1 (0.500, 1 seed) | 3 of 3 | - |" in text
 
 
 def test_time_to_mig_from_the_monitor_readings(tmp_path):
