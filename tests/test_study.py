@@ -13,7 +13,8 @@ import torch
 from pyro_tcvae.cli import main
 from pyro_tcvae.runs import RunError, load_study, report, run_study, study_status
 from pyro_tcvae.runs import study as study_module
-from pyro_tcvae.runs.stats import bootstrap_interval, mean_interval, ranks, spearman
+from pyro_tcvae.runs.stats import (bootstrap_interval, mean_difference_interval, mean_interval,
+                                   ranks, spearman)
 
 STUDY = """
 name = "tiny"
@@ -185,6 +186,13 @@ def test_statistics_against_closed_forms():
     assert spearman(x, y) == pytest.approx(scipy_stats.spearmanr(x, y)[0])
     lo, hi = bootstrap_interval(spearman, x, x ** 2)
     assert lo == hi == pytest.approx(1.0)
+    assert mean_difference_interval([1.0] * 4, [0.0, 0.0]) == (1.0, 1.0, 1.0)
+    # groups of different sizes, resampled each on its own: the normal approximation
+    # of the difference of two means (SE = sqrt(0.25 / 100 + 0.01 / 25) = 0.0539)
+    a, b = [0.0, 1.0] * 50, [0.2, 0.4] * 12 + [0.3]
+    m, lo, hi = mean_difference_interval(a, b, draws=20000)
+    assert m == pytest.approx(0.2) and hi - m == pytest.approx(1.645 * 0.0539, rel=0.06)
+    assert math.isnan(mean_difference_interval([], [1.0])[0])
 
 
 def test_the_command_line_runs_a_study_and_lists_its_state(tmp_path, capsys):
@@ -270,6 +278,7 @@ def test_records_of_several_studies_pool_into_one_report(tmp_path):
     # each objective over all its settings (Fig. 4's distributions): 0.5, 0.5, 0.2
     assert "| tcvae | 3 | 3 | 0.500 | 0.400 [" in text
     assert "| tcvae_beta1 (0.500, 1 seed) | 3 of 3 | - |" in text
+    assert "| tcvae - beta-vae | +0.050 [" in text  # 0.4 - mean(0.5, 0.2), unpaired
 
 
 def test_time_to_mig_from_the_monitor_readings(tmp_path):

@@ -16,7 +16,7 @@ from ..viz import study as figures
 from ..metrics import mig_sup
 from .config import RunError, TrainConfig, parse_correlate
 from .folder import fs_errors, write_text
-from .stats import bootstrap_interval, mean_interval, spearman
+from .stats import bootstrap_interval, mean_difference_interval, mean_interval, spearman
 from .study import _config_key
 
 
@@ -189,6 +189,19 @@ def objective_table(rows, threshold=0.2):
             f"{sum(r['mig'] >= threshold for r in rs)} of {len(rs)} | "
             f"{_fmt(*mean_interval([r['mig_sup'] for r in rs]))} | "
             + (f"{float(np.median(secs)) / 60:.1f} |" if secs else "- |"))
+    reference = "tcvae" if "tcvae" in groups else None
+    if reference is not None and len(groups) > 1:
+        lines += ["", f"Mean over all runs of {reference} minus that of each other objective "
+                  f"(unpaired; 90% bootstrap interval, runs resampled within each objective):",
+                  "", "| difference | MIG | MIG-sup |", "|---|---|---|"]
+        for objective in sorted(set(groups) - {reference}):
+            cols = []
+            for key in ("mig", "mig_sup"):
+                a = [r[key] for r in groups[reference] if r[key] is not None]
+                b = [r[key] for r in groups[objective] if r[key] is not None]
+                m, lo, hi = mean_difference_interval(a, b)
+                cols.append("-" if math.isnan(m) else f"{m:+.3f} [{lo:+.3f}, {hi:+.3f}]")
+            lines.append(f"| {reference} - {objective} | " + " | ".join(cols) + " |")
     return "\n".join(lines)
 
 

@@ -70,3 +70,16 @@ def bootstrap_interval(stat, *samples, level=0.9, draws=2000, seed=0):
         return math.nan, math.nan
     lo, hi = np.quantile(vals, [(1 - level) / 2, 1 - (1 - level) / 2])
     return float(lo), float(hi)
+
+
+def mean_difference_interval(a, b, level=0.9, draws=2000, seed=0):
+    """(mean(a) - mean(b), low, high): the difference of two independent groups' means
+    with a percentile bootstrap interval, each group resampled on its own (unpaired:
+    e.g. every run of one objective against every run of another)."""
+    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if x.size == 0 or y.size == 0:
+        return math.nan, math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    d = (rng.choice(x, (draws, x.size)).mean(1) - rng.choice(y, (draws, y.size)).mean(1))
+    lo, hi = np.quantile(d, [(1 - level) / 2, 1 - (1 - level) / 2])
+    return float(x.mean() - y.mean()), float(lo), float(hi)
