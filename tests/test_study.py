@@ -279,6 +279,7 @@ def test_records_of_several_studies_pool_into_one_report(tmp_path):
     assert "| tcvae | 3 | 3 | 0.500 | 0.400 [" in text
     assert "| tcvae_beta1 (0.500, 1 seed) | 3 of 3 | - |" in text
     assert "| tcvae - beta-vae | +0.050 [" in text  # 0.4 - mean(0.5, 0.2), unpaired
+    assert (out / "mig_by_objective.png").is_file() and "`mig_by_objective.png`" in text
 
 
 def test_time_to_mig_from_the_monitor_readings(tmp_path):

@@ -383,6 +383,13 @@ def report(results_dir, pool_from=4.0, echo=print, out=None):
         made.append(figures.plot_against_hyperparameter(rows, folder / "mig_vs_hyperparameter.png",
                                                         mean_interval))
         made.append(figures.plot_by_cell(rows, folder / "mig_by_setting.png"))
+        if len({r["objective"] for r in rows}) > 1:
+            unbiased = [r for r in rows if r["correlation"] is None]
+            made.append(figures.plot_by_cell(unbiased, folder / "mig_by_objective.png",
+                                             group="objective"))
+            made.append(figures.plot_by_cell(unbiased, folder / "mig_sup_by_objective.png",
+                                             key="mig_sup", ylabel="MIG-sup",
+                                             group="objective"))
         corr = tc_mig_correlations(rows)
         made.append(figures.plot_tc_vs_mig(rows, folder / "tc_vs_mig.png", corr))
         made.append(figures.plot_mig_over_time(rows, folder / "mig_over_time.png"))

@@ -86,12 +86,14 @@ def _off_scale(ax, rows, key, side="low", axis="y"):
             fontsize=6, color="C3", va="bottom", ha="right" if right else "left")
 
 
-def plot_by_cell(rows, path, key="mig", ylabel="MIG"):
-    """A box and the seeds of ``key`` for every setting (cell) of the study."""
+def plot_by_cell(rows, path, key="mig", ylabel="MIG", group="cell"):
+    """A box and the runs of ``key`` for every setting (``group="cell"``: its seeds) or
+    every objective (``group="objective"``: all its settings and seeds, the paper's
+    Fig. 4)."""
     cells = defaultdict(list)
     for r in rows:
         if r[key] is not None:
-            cells[r["cell"]].append(r)
+            cells[r[group]].append(r)
     if not cells:
         return None
     names = sorted(cells, key=lambda c: (cells[c][0]["objective"], cells[c][0]["variant"],
