@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..viz import study as figures
 from ..metrics import mig_sup
+from ..viz import study as figures
 from .config import RunError, TrainConfig, parse_correlate
 from .folder import fs_errors, write_text
 from .stats import bootstrap_interval, mean_difference_interval, mean_interval, spearman
@@ -182,27 +182,34 @@ def objective_table(rows, threshold=0.2):
         best = max(cells, key=lambda c: sum(cells[c]) / len(cells[c]))
         secs = sorted(r["train_seconds"] for r in rs if r["train_seconds"] is not None)
         lines.append(
-            f"| {objective} | {len(rs)} | {len(cells)} | {float(np.median([r['mig'] for r in rs])):.3f} | "
+            f"| {objective} | {len(rs)} | {len(cells)} | "
+            f"{float(np.median([r['mig'] for r in rs])):.3f} | "
             f"{_fmt(*mean_interval([r['mig'] for r in rs]))} | "
             f"{best} ({sum(cells[best]) / len(cells[best]):.3f}, {len(cells[best])} seed"
             f"{'s' if len(cells[best]) > 1 else ''}) | "
             f"{sum(r['mig'] >= threshold for r in rs)} of {len(rs)} | "
             f"{_fmt(*mean_interval([r['mig_sup'] for r in rs]))} | "
             + (f"{float(np.median(secs)) / 60:.1f} |" if secs else "- |"))
-    reference = "tcvae" if "tcvae" in groups else None
-    if reference is not None and len(groups) > 1:
-        lines += ["", f"Mean over all runs of {reference} minus that of each other objective "
-                  f"(unpaired; 90% bootstrap interval, runs resampled within each objective):",
-                  "", "| difference | MIG | MIG-sup |", "|---|---|---|"]
-        for objective in sorted(set(groups) - {reference}):
-            cols = []
-            for key in ("mig", "mig_sup"):
-                a = [r[key] for r in groups[reference] if r[key] is not None]
-                b = [r[key] for r in groups[objective] if r[key] is not None]
-                m, lo, hi = mean_difference_interval(a, b)
-                cols.append("-" if math.isnan(m) else f"{m:+.3f} [{lo:+.3f}, {hi:+.3f}]")
-            lines.append(f"| {reference} - {objective} | " + " | ".join(cols) + " |")
+    if "tcvae" in groups and len(groups) > 1:
+        lines += [""] + _differences_from(groups, "tcvae")
     return "\n".join(lines)
+
+
+def _differences_from(groups, reference):
+    """Markdown lines: the mean MIG and MIG-sup over all runs of ``reference`` minus
+    those of each other objective in ``groups`` ({objective: rows}), unpaired."""
+    lines = [f"Mean over all runs of {reference} minus that of each other objective "
+             f"(unpaired; 90% bootstrap interval, runs resampled within each objective):",
+             "", "| difference | MIG | MIG-sup |", "|---|---|---|"]
+    for objective in sorted(set(groups) - {reference}):
+        cols = []
+        for key in ("mig", "mig_sup"):
+            a = [r[key] for r in groups[reference] if r[key] is not None]
+            b = [r[key] for r in groups[objective] if r[key] is not None]
+            m, lo, hi = mean_difference_interval(a, b)
+            cols.append("-" if math.isnan(m) else f"{m:+.3f} [{lo:+.3f}, {hi:+.3f}]")
+        lines.append(f"| {reference} - {objective} | " + " | ".join(cols) + " |")
+    return lines
 
 
 def seed_table(rows, threshold=0.3):
