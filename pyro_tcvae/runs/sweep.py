@@ -58,8 +58,6 @@ def sweep(base, out_dir, grid=None, seeds=(0,), num_samples=10_000, progress=Tru
     base configuration's objective over :data:`DEFAULT_GRID`.  Writes
     ``summary.csv``, ``summary.json``, ``mig_vs_hyperparameter.png`` and
     ``tc_vs_mig.png``; returns the summary rows."""
-    from .registry import OBJECTIVES
-
     configs = sweep_configs(base, grid, seeds)
     out_dir = Path(out_dir)
     with fs_errors(out_dir, "create"):
