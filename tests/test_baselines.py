@@ -252,7 +252,7 @@ def test_factorvae_resume_is_bit_exact(tmp_path):
     (dict(objective="annealed", capacity=-5.0), "capacity must be a finite number >= 0"),
     (dict(objective="annealed", capacity_steps=0), "capacity_steps must be >= 1"),
     (dict(objective="dip-i", lambda_od=-1.0), "lambda_od must be a finite number >= 0"),
-    (dict(objective="tcvae", gamma=35.0), "gamma is not an option of the objective 'tcvae'"),
+    (dict(objective="beta-vae", gamma=35.0), "gamma is not an option of the objective 'beta-vae'"),
     (dict(objective="factorvae", beta=4.0), "beta is not an option of the objective"),
     (dict(objective="factorvae", batch_size=1, estimator="mws"), "needs batch_size >= 2"),
     (dict(objective="dip-i", warmup=10), "drop --warmup"),
