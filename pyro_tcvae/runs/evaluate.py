@@ -92,11 +92,11 @@ def format_eval(result):
             f"{'MIG (paper estimator)':28s} {m['score']:8.4f} +- {m['stderr']:.4f}   "
             f"(factors: {', '.join(m['gaps'])}{note})",
             f"{'MIG (histogram, 20 bins)':28s} {h['score']:8.4f} +- {h['stderr']:.4f}",
-            f"{'MIG-sup (per latent)':28s} {m['sup']:8.4f} +- {m['sup_stderr']:.4f}   "
-            f"(a perfect code: {len(m['gaps'])} / {len(m['mi'][0])})",
         ]
-        if m.get("sup") is None:  # an eval.json written before MIG-sup was recorded
-            lines.pop()
+        if m.get("sup") is not None:  # not in an eval.json written before MIG-sup was
+            lines.append(f"{'MIG-sup (per latent)':28s} {m['sup']:8.4f} +- "
+                         f"{m['sup_stderr']:.4f}   (a perfect code: {len(m['gaps'])} / "
+                         f"{len(m['mi'][0])})")
         lines += [f"{'  gap ' + k:28s} {v:8.4f}" for k, v in m["gaps"].items()]
     lines.append("full-dataset terms (nats per item):")
     for k in ("elbo", "log_likelihood", "kl", "mi", "tc", "dwkl"):
