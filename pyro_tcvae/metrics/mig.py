@@ -16,7 +16,9 @@ gap the other way, per latent over the factors, of the same normalized MI:
 
 k(1), k(2) the factors with the largest and second largest normalized MI with z_j.  It
 averages over all D latents, so a perfect code of K factors scores K / D, and a latent
-that folds two factors into one scores near zero.  H(z_j) = -E log q(z_j), q(z_j) the aggregate posterior over all items;
+that folds two factors into one scores near zero.
+
+H(z_j) = -E log q(z_j), q(z_j) the aggregate posterior over all items;
 H(z_j | v_k) = -E log q(z_j | v_k), the aggregate over the items sharing the sample's
 value of factor k (so values are weighted by their empirical probability); H(v_k) is
 the empirical entropy of the factor (log |V_k| on a full grid).

@@ -385,12 +385,13 @@ def report(results_dir, pool_from=4.0, echo=print, out=None):
     folder = Path(out) if out is not None else folders[0]
     with fs_errors(folder, "create"):
         folder.mkdir(parents=True, exist_ok=True)
+    several_objectives = len({r["objective"] for r in rows}) > 1
     made = []
     with fs_errors(folder, "write"):
         made.append(figures.plot_against_hyperparameter(rows, folder / "mig_vs_hyperparameter.png",
                                                         mean_interval))
         made.append(figures.plot_by_cell(rows, folder / "mig_by_setting.png"))
-        if len({r["objective"] for r in rows}) > 1:
+        if several_objectives:
             unbiased = [r for r in rows if r["correlation"] is None]
             made.append(figures.plot_by_cell(unbiased, folder / "mig_by_objective.png",
                                              group="objective"))
@@ -419,7 +420,7 @@ def report(results_dir, pool_from=4.0, echo=print, out=None):
             "it penalizes one latent carrying two factors, which MIG does not; a perfect "
             "code scores (factors scored) / (latents).", "",
             cell_table(rows), "", "## MIG seed by seed", "", seed_table(rows), ""]
-    if len({r["objective"] for r in rows}) > 1:
+    if several_objectives:
         text += ["## Each objective over all its settings", "", objective_table(rows), ""]
     for key, what in (("mig", "MIG"), ("mig_sup", "MIG-sup")):
         diffs = paired_differences(rows, pool_from, key)
