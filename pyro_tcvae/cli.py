@@ -346,6 +346,11 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("pyro-tcvae: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if "RANK" in os.environ:  # a torchrun worker: leave its process group before exit
+            from .runs.parallel import leave
+
+            leave()
 
 
 if __name__ == "__main__":

@@ -118,6 +118,23 @@ class Ranks:
             dist.barrier()
 
 
+def leave():
+    """Destroy the process group this process joined, if it joined one.
+
+    Every torchrun worker calls it before exit: a gloo group still alive when the
+    interpreter shuts down can leave a worker thread joinable, and the process then
+    aborts ("terminate called without an active exception", SIGABRT) after its work
+    is done.  A group that a lost peer broke cannot always be torn down cleanly; the
+    process is exiting with that error anyway, so a failure here is not raised over it.
+    """
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    try:
+        dist.destroy_process_group()
+    except RuntimeError:
+        pass
+
+
 def lost_contact(ranks, step, error, out):
     """The RunError for a collective that failed (another rank died or hung)."""
     at = "" if step is None else f" at step {step}"
