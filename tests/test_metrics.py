@@ -294,5 +294,9 @@ def test_the_printed_evaluation_shows_mig_sup_when_recorded():
               "decomposition": {**{k: -1.0 for k in terms}, "stderr": {k: 0.1 for k in terms}}}
     text = format_eval(result)
     assert "MIG-sup (per latent)           0.2500 +- 0.0040   (a perfect code: 1 / 2)" in text
+    # more factors than latents: each latent codes one factor at best, so D / D
+    result3 = {**result, "mig": {**result["mig"], "gaps": {"a": 0.3, "b": 0.1, "c": 0.0},
+                                 "factor_names": ["a", "b", "c"]}}
+    assert "(a perfect code: 2 / 2)" in format_eval(result3)
     del result["mig"]["sup"], result["mig"]["sup_stderr"]  # an older eval.json
     assert "MIG-sup" not in format_eval(result) and "gap a" in format_eval(result)

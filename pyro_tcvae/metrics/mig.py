@@ -15,8 +15,8 @@ gap the other way, per latent over the factors, of the same normalized MI:
     MIG-sup = (1/D) sum_j [I(z_j; v_{k(1)}) / H(v_{k(1)}) - I(z_j; v_{k(2)}) / H(v_{k(2)})],
 
 k(1), k(2) the factors with the largest and second largest normalized MI with z_j.  It
-averages over all D latents, so a perfect code of K factors scores K / D, and a latent
-that folds two factors into one scores near zero.
+averages over all D latents, so a perfect code of K factors scores min(K, D) / D, and a
+latent that folds two factors into one scores near zero.
 
 H(z_j) = -E log q(z_j), q(z_j) the aggregate posterior over all items;
 H(z_j | v_k) = -E log q(z_j | v_k), the aggregate over the items sharing the sample's

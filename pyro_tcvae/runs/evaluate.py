@@ -94,9 +94,9 @@ def format_eval(result):
             f"{'MIG (histogram, 20 bins)':28s} {h['score']:8.4f} +- {h['stderr']:.4f}",
         ]
         if m.get("sup") is not None:  # not in an eval.json written before MIG-sup was
+            nk, nd = len(m["gaps"]), len(m["mi"][0])  # a latent codes one factor at best
             lines.append(f"{'MIG-sup (per latent)':28s} {m['sup']:8.4f} +- "
-                         f"{m['sup_stderr']:.4f}   (a perfect code: {len(m['gaps'])} / "
-                         f"{len(m['mi'][0])})")
+                         f"{m['sup_stderr']:.4f}   (a perfect code: {min(nk, nd)} / {nd})")
         lines += [f"{'  gap ' + k:28s} {v:8.4f}" for k, v in m["gaps"].items()]
     lines.append("full-dataset terms (nats per item):")
     for k in ("elbo", "log_likelihood", "kl", "mi", "tc", "dwkl"):
