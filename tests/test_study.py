@@ -163,7 +163,8 @@ def test_the_report_is_regenerated_from_records_alone(tmp_path):
     assert "| tcvae_beta4 | 3 | 0.610 [0.593, 0.627] |" in text
     # seed by seed; TC falls with MIG here, so the lowest-TC seed is the best one
     assert "| tcvae_beta4 | 0.600 | 0.610 | 0.620 | 3 of 3 | 2, 0.620 |" in text
-    from pyro_tcvae.runs.report import seed_table, study_rows
+    from pyro_tcvae.runs.report import study_rows
+    from pyro_tcvae.runs.tables import seed_table
     rows = [r for r in study_rows(folder)[0] if r["seed"] != 2 or r["cell"] != "tcvae_beta1"]
     table = seed_table(rows, threshold=0.605)
     assert "| tcvae_beta4 | 0.600 | 0.610 | 0.620 | 2 of 3 | 2, 0.620 |" in table
@@ -283,7 +284,7 @@ def test_records_of_several_studies_pool_into_one_report(tmp_path):
 
 
 def test_time_to_mig_from_the_monitor_readings(tmp_path):
-    from pyro_tcvae.runs.report import time_to_mig
+    from pyro_tcvae.runs.tables import time_to_mig
 
     rows = [{"cell": "tcvae_beta6", "seed": s, "mig_over_time": [
         {"step": 100 * k, "time": 120.0 * k, "mig": m, "stderr": 0.01}
@@ -291,8 +292,8 @@ def test_time_to_mig_from_the_monitor_readings(tmp_path):
             ([0.1, 0.31, 0.4], [0.2, 0.25, 0.35], [0.1, 0.1, 0.1]))]
     times = time_to_mig(rows, 0.3)["tcvae_beta6"]
     assert times == [(0, 4.0, 200, 6.0), (1, 6.0, 300, 6.0), (2, None, None, 6.0)]
-    from pyro_tcvae.runs.report import _time_table
-    table = "\n".join(_time_table({"tcvae_beta6": times}, 0.3))
+    from pyro_tcvae.runs.tables import time_section
+    table = "\n".join(time_section({"tcvae_beta6": times}, 0.3))
     assert "| tcvae_beta6 | 3 | 2 | 5.0 | 4.0-6.0 | 250 | 1 (6) |" in table
     from pyro_tcvae.viz.study import plot_mig_over_time
     assert plot_mig_over_time(rows, tmp_path / "t.png").stat().st_size > 5000
