@@ -148,6 +148,8 @@ def build_parser():
                         "--part 1/2 --set threads=1 and --part 2/2 --set threads=1)")
     p.add_argument("--seeds", type=int, nargs="+", default=None,
                    help="only the runs of these seeds (of the file's)")
+    p.add_argument("--objectives", nargs="+", default=None,
+                   help="only the runs of these objectives (of the file's)")
     p.add_argument("--status", action="store_true", help="only list the runs and their state")
     p.add_argument("--device", default=None, help="device of every run (e.g. cuda)")
     p.add_argument("--set", action="append", default=[], metavar="OPTION=VALUE",
@@ -305,7 +307,7 @@ def _study(args):
     else:
         states = run_study(study, args.results, args.work, replace=args.replace,
                            progress=not args.quiet, limit=args.limit, part=part,
-                           seeds=args.seeds)
+                           seeds=args.seeds, objectives=args.objectives)
     counts = {}
     for name, _, state in states:
         counts[state] = counts.get(state, 0) + 1

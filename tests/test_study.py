@@ -321,6 +321,11 @@ def test_parts_share_a_study_without_overlap_whatever_records_exist(tmp_path):
         study_module.runs_to_do(study, done, seeds=[7])
     with pytest.raises(RunError, match="seed 7 is not one of the study's seeds"):
         run_study(study, tmp_path / "results", tmp_path / "work", seeds=[7], progress=False)
+    assert [n for n, _ in study_module.runs_to_do(study, done, objectives=["beta-vae"])[1]] \
+        == [n for n, _ in whole if n.startswith("beta-vae")]
+    with pytest.raises(RunError, match="objective factorvae has no runs in the study"):
+        run_study(study, tmp_path / "results", tmp_path / "work", objectives=["factorvae"],
+                  progress=False)
     assert not (tmp_path / "results").exists() and not (tmp_path / "work").exists()
     for bad in ("0/2", "3/2", "2", "a/b"):
         with pytest.raises(RunError, match="--part takes I/N"):

@@ -268,7 +268,7 @@ def differences(record_config, config):
 
 
 def run_study(study, results_dir, work_dir, replace=False, progress=True, echo=print,
-              limit=None, part=None, seeds=None):
+              limit=None, part=None, seeds=None, objectives=None):
     """Train and evaluate the study's missing runs.
 
     Parameters
@@ -292,6 +292,8 @@ def run_study(study, results_dir, work_dir, replace=False, progress=True, echo=p
     seeds : list of int, optional
         Only the runs of these seeds (of the study's), e.g. to try a change on the
         seeds where a recipe failed first; the other runs stay missing.
+    objectives : list of str, optional
+        Only the runs of these objectives (of the study's), e.g. the cheap ones first.
 
     Returns
     -------
@@ -302,7 +304,8 @@ def run_study(study, results_dir, work_dir, replace=False, progress=True, echo=p
     results = Path(results_dir) / study.name
     work = Path(work_dir) / study.name
     states = status(study, results)
-    mine, todo = runs_to_do(study, states, replace, part, seeds)  # bad seeds: before any write
+    # (a bad seed or objective is refused before anything is written)
+    mine, todo = runs_to_do(study, states, replace, part, seeds, objectives)
     for folder in (results, work):
         with fs_errors(folder, "create"):
             folder.mkdir(parents=True, exist_ok=True)
@@ -366,14 +369,14 @@ def run_study(study, results_dir, work_dir, replace=False, progress=True, echo=p
     return status(study, results)
 
 
-def runs_to_do(study, states, replace=False, part=None, seeds=None):
+def runs_to_do(study, states, replace=False, part=None, seeds=None, objectives=None):
     """The runs to train, in order, and how many runs the part holds.
 
     Seed by seed (every setting at the first seed, then at the second ...), so a study
     run in parts has every setting at a few seeds, not some settings at all seeds and
     others at none.  ``part=(i, n)`` keeps positions i, i + n ... (from 1) of that order,
-    which does not depend on the records that exist; ``seeds`` then keeps the runs of
-    those seeds.  ``states``: :func:`status`'s list.
+    which does not depend on the records that exist; ``seeds`` and ``objectives`` then
+    keep the runs of those seeds and objectives.  ``states``: :func:`status`'s list.
 
     Returns
     -------
@@ -388,6 +391,13 @@ def runs_to_do(study, states, replace=False, part=None, seeds=None):
             raise RunError(f"seed {unknown[0]} is not one of the study's seeds "
                            f"{study.seeds}: add it to the file's 'seeds'")
         order = [st for st in order if st[1].seed in seeds]
+    if objectives is not None:
+        known = sorted({c.objective for _, c in study.runs})
+        unknown = sorted(set(objectives) - set(known))
+        if unknown:
+            raise RunError(f"objective {unknown[0]} has no runs in the study (its objectives: "
+                           f"{', '.join(known)})")
+        order = [st for st in order if st[1].objective in objectives]
     todo = [(n, c) for n, c, s in order
             if s in ("missing", "damaged") or (s == "mismatch" and replace)]
     return len(order), todo
