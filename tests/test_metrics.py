@@ -160,6 +160,36 @@ def test_mig_sup_of_an_older_record_is_recovered_from_its_gaps():
     assert record_sup({"score": 0.4, "stderr": 0.01, "gaps": {"a": 0.4}}) is None
 
 
+def test_mig_ceiling_closed_forms():
+    from pyro_tcvae.metrics import mig_ceiling
+    score, gaps = mig_ceiling(grid())  # independent factors: a perfect code scores 1
+    assert score == pytest.approx(1.0, abs=1e-12) and all(
+        g == pytest.approx(1.0, abs=1e-12) for g in gaps.values())
+    # v1 uniform on 4 values, v2 = v1 // 2: I(v1; v2) = H(v2) = log 2, so v1's gap is
+    # 1 - log 2 / log 4 = 1/2 and v2's is 0; v3 independent of both keeps 1
+    v1 = torch.arange(4).repeat_interleave(3)
+    f = torch.stack([v1, v1 // 2, torch.arange(3).repeat(4)], 1)
+    score, gaps = mig_ceiling(f, ["a", "b", "c"])
+    assert gaps["a"] == pytest.approx(0.5, abs=1e-12) and gaps["b"] == pytest.approx(0, abs=1e-12)
+    assert gaps["c"] == pytest.approx(1.0, abs=1e-12) and score == pytest.approx(0.5)
+    assert mig_ceiling(f, ["a", "b", "c"], exclude=["b"])[0] == pytest.approx(0.75)
+    with pytest.raises(ValueError, match="no factor to score"):
+        mig_ceiling(f, ["a", "b", "c"], exclude=["a", "b", "c"])
+
+
+def test_the_paper_estimator_reaches_the_ceiling_on_dependent_factors():
+    from pyro_tcvae.metrics import mig_ceiling
+    biased = SmallSprites().correlated("posX", "posY", 20.0, size=3000, seed=0)
+    f = biased.factors
+    ceiling, want = mig_ceiling(f, biased.factor_names, exclude=["shape"])
+    assert want["posX"] < 0.9 and want["scale"] == pytest.approx(1.0, abs=0.01)
+    r = mig(code(f, 0.02), f, progress=False, factor_names=biased.factor_names,
+            exclude=["shape"])
+    assert r.score == pytest.approx(ceiling, abs=0.02)
+    for k in ("posX", "posY"):
+        assert r.gaps[k] == pytest.approx(want[k], abs=0.02)
+
+
 def test_non_uniform_factors_use_the_empirical_entropy():
     sprites = SmallSprites()
     biased = sprites.correlated("posX", "posY", 20.0, size=3000, seed=0)

@@ -2,7 +2,7 @@
 full-dataset ELBO decomposition; helpers to encode a dataset."""
 
 from .decomposition import decomposition_terms, elbo_decomposition
-from .mig import MIGResult, factor_entropy, mig, mig_histogram, mig_sup
+from .mig import MIGResult, factor_entropy, mig, mig_ceiling, mig_histogram, mig_sup
 from .posterior import cat_posteriors, encode_dataset, index_posterior, posterior_location
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "factor_entropy",
     "index_posterior",
     "mig",
+    "mig_ceiling",
     "mig_histogram",
     "mig_sup",
     "posterior_location",

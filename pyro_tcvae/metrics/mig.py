@@ -266,6 +266,47 @@ def _discrete_mi(a, b):
     return float((p[nz] * np.log(p[nz] / (pa @ pb)[nz])).sum())
 
 
+def mig_ceiling(factors, factor_names=None, exclude=()):
+    """MIG of a perfect code on a set whose factors may be dependent (e.g. a
+    ``correlated(...)`` view): the most any code can score there.
+
+    A perfect code gives every factor its own noiseless latent, so I(z_k; v_k) = H(v_k)
+    and the second most informative latent about v_k is that of the factor l most
+    dependent on it: gap_k = 1 - max_{l != k} I(v_k; v_l) / H(v_k).  On independent
+    factors every gap is 1; when posX and posY are tied, their gaps cannot reach 1 and
+    MIG on the biased set measures the dependence as well as the code.
+
+    Parameters
+    ----------
+    factors : LongTensor [N, K]
+        Classes of the items' factors (empirical distribution; duplicates count).
+    factor_names : sequence of str, optional
+        Default ``"0" ... "K-1"``.
+    exclude : sequence of str
+        Factors not scored (they still have their latent).
+
+    Returns
+    -------
+    (float, dict): the mean gap over the scored factors of positive entropy, and the
+    gap of each.
+    """
+    f = torch.as_tensor(factors).long().numpy()
+    K = f.shape[1]
+    names = [str(k) for k in range(K)] if factor_names is None else list(factor_names)
+    if len(names) != K:
+        raise ValueError(f"factor_names has {len(names)} names for {K} factors")
+    mi = np.array([[_discrete_mi(f[:, k], f[:, m]) for m in range(K)] for k in range(K)])
+    gaps = {}
+    for k in range(K):
+        if names[k] in exclude or not mi[k, k] > 1e-12:
+            continue
+        others = np.delete(mi[k], k)
+        gaps[names[k]] = float(1 - (others.max() if others.size else 0.0) / mi[k, k])
+    if not gaps:
+        raise ValueError("no factor to score: every factor is excluded or constant")
+    return float(np.mean(list(gaps.values()))), gaps
+
+
 def mig_histogram(codes=None, factors=None, *, posterior=None, model=None, data=None,
                   factor_names=None, exclude=None, num_points=10_000, num_bins=20, seed=0,
                   batch_size=1024, progress=True):
