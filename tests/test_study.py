@@ -159,7 +159,7 @@ def test_the_report_is_regenerated_from_records_alone(tmp_path):
         assert (folder / png).stat().st_size > 5000, png
     # the paired difference at beta 4 is exactly 0.2 on every seed
     assert "| tcvae - beta-vae | beta = 4 | 3 | +0.200 | [+0.200, +0.200] | 3 of 3 |" in text
-    assert "| tcvae - beta-vae | beta >= 4 (pooled) | 3 |" in text
+    assert "beta >= 4 (pooled)" not in text  # beta-VAE has one value: nothing to pool
     assert "| tcvae_beta4 | 3 | 0.610 [0.593, 0.627] |" in text
     # seed by seed; TC falls with MIG here, so the lowest-TC seed is the best one
     assert "| tcvae_beta4 | 0.600 | 0.610 | 0.620 | 3 of 3 | 2, 0.620 |" in text
@@ -346,3 +346,29 @@ def test_factors_sharing_their_best_latent_are_named():
     assert shared_latents(m) == [["posY", "scale"]]
     mi[2] = [0.0, 0.15, 0.1]  # scale below 0.2 nats: not a claim on the latent
     assert shared_latents(m) == []
+
+
+def test_paired_differences_per_sampling_bias_and_pooled_over_the_biased_sets():
+    from pyro_tcvae.runs.tables import differences_section, paired_differences
+    rows = []
+    for s in (0, 100, 30):
+        for seed in range(3):
+            for objective, mig in (("tcvae", 0.3 + 0.001 * s), ("beta-vae", 0.2)):
+                rows.append({"objective": objective, "hyper": "beta", "value": 6.0,
+                             "variant": f"correlateposX-posY-{s}", "seed": seed,
+                             "correlation": float(s), "mig": mig + 0.01 * seed})
+    diffs = paired_differences(rows)
+    # in order of the bias (not of the names), each exactly 0.1 + 0.001 S on every seed
+    assert [(d["variant"], d["n"], round(d["mean"], 9)) for d in diffs] == [
+        ("correlateposX-posY-0", 3, 0.1), ("correlateposX-posY-30", 3, 0.13),
+        ("correlateposX-posY-100", 3, 0.2),
+        ("every biased set pooled (2 strengths)", 6, 0.165)]
+    text = "\n".join(differences_section(diffs, "MIG", 4.0))
+    assert "| tcvae - beta-vae | beta = 6, correlateposX-posY-30 | 3 | +0.130 | " \
+           "[+0.130, +0.130] | 3 of 3 |" in text
+    assert "beta >= 4 (pooled)" not in text  # one value: nothing to pool over values
+    more = rows + [{**r, "value": 8.0, "mig": r["mig"] + 0.05 * (r["objective"] == "tcvae")}
+                   for r in rows if r["correlation"] == 0]
+    pooled = [d for d in paired_differences(more) if d["value"] == "pooled"]
+    assert [(d["variant"], d["n"], round(d["mean"], 9)) for d in pooled] == \
+        [("correlateposX-posY-0", 6, 0.125)]  # beta 6 and 8 of the unbiased set

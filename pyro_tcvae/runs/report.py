@@ -193,7 +193,8 @@ def report(results_dir, pool_from=4.0, echo=print, out=None):
             cell_table(rows), "", "## MIG seed by seed", "", seed_table(rows), ""]
     if several_objectives:
         text += ["## Each objective over all its settings", "", objective_table(rows), ""]
-    for key, what in (("mig", "MIG"), ("mig_sup", "MIG-sup")):
+    for key, what in (("mig", "MIG"), ("mig_sup", "MIG-sup"),
+                      ("mig_uniform", "MIG on the uniform set")):
         text += differences_section(paired_differences(rows, pool_from, key), what, pool_from)
     text += correlation_section(corr)
     text += restarts_table(rows)

@@ -160,15 +160,17 @@ def time_section(times, threshold):
 
 def paired_differences(rows, pool_from=4.0, key="mig"):
     """For two objectives run at the same hyperparameter values and seeds (e.g.
-    beta-TCVAE and beta-VAE over beta): the per-seed difference of ``key`` (a row's
-    "mig", "mig_sup", ...) at each value, and pooled over the values >= ``pool_from``.
-    Returns a list of dicts."""
-    by = defaultdict(dict)
+    beta-TCVAE and beta-VAE over beta), in the same variant (e.g. the same sampling
+    bias): the per-seed difference of ``key`` (a row's "mig", "mig_sup", "mig_uniform"
+    ...) at each value, and pooled over the values >= ``pool_from`` when there are
+    several.  Returns a list of dicts, variants in order of their sampling bias."""
+    by, strength = defaultdict(dict), {}
     for r in rows:
-        if r["value"] is not None and r[key] is not None and r["correlation"] is None:
+        if r["value"] is not None and r.get(key) is not None:
             by[(r["objective"], r["hyper"], r["variant"])][(r["value"], r["seed"])] = r[key]
+            strength[r["variant"]] = -1 if r["correlation"] is None else r["correlation"]
     out = []
-    keys = sorted(by)
+    keys = sorted(by, key=lambda k: (k[1], strength[k[2]], k[2], k[0]))
     for i, a in enumerate(keys):
         for b in keys[i + 1:]:
             if a[1] != b[1] or a[2] != b[2]:
@@ -178,16 +180,40 @@ def paired_differences(rows, pool_from=4.0, key="mig"):
             if not shared:
                 continue
             values = sorted({v for v, _ in shared})
-            for v in values + ["pooled"]:
+            pooled = ["pooled"] if sum(v >= pool_from for v in values) > 1 else []
+            for v in values + pooled:
                 pairs = [k for k in shared if (k[0] == v if v != "pooled" else k[0] >= pool_from)]
                 if not pairs:
                     continue
                 diffs = [by[first][k] - by[second][k] for k in pairs]
                 m, lo, hi = mean_interval(diffs)
                 out.append({"first": first[0], "second": second[0], "hyper": first[1],
-                            "value": v, "n": len(diffs), "mean": m, "low": lo, "high": hi,
-                            "wins": sum(d > 0 for d in diffs)})
-    return out
+                            "variant": first[2], "value": v, "n": len(diffs), "mean": m,
+                            "low": lo, "high": hi, "wins": sum(d > 0 for d in diffs)})
+    return out + _biased_pooled(out, by, strength)
+
+
+def _biased_pooled(out, by, strength):
+    """The pairs of every biased variant (sampling bias > 0) of each two objectives
+    pooled, at each shared value, when there are two or more such variants."""
+    pooled = []
+    for first, second, hyper in dict.fromkeys((d["first"], d["second"], d["hyper"]) for d in out):
+        variants = [v for v, s in strength.items() if s > 0
+                    and (first, hyper, v) in by and (second, hyper, v) in by]
+        if len(variants) < 2:
+            continue
+        diffs = defaultdict(list)
+        for v in variants:
+            a, b = by[(first, hyper, v)], by[(second, hyper, v)]
+            for k in sorted(set(a) & set(b)):
+                diffs[k[0]].append(a[k] - b[k])
+        for value, ds in sorted(diffs.items()):
+            m, lo, hi = mean_interval(ds)
+            pooled.append({"first": first, "second": second, "hyper": hyper, "value": value,
+                           "variant": f"every biased set pooled ({len(variants)} strengths)",
+                           "n": len(ds), "mean": m, "low": lo, "high": hi,
+                           "wins": sum(d > 0 for d in ds)})
+    return pooled
 
 
 def tc_mig_correlations(rows):
@@ -251,7 +277,7 @@ def differences_section(diffs, what, pool_from):
              "|---|---|---|---|---|---|"]
     for d in diffs:
         at = (f"{d['hyper']} >= {pool_from:g} (pooled)" if d["value"] == "pooled"
-              else f"{d['hyper']} = {d['value']:g}")
+              else f"{d['hyper']} = {d['value']:g}") + (f", {d['variant']}" if d["variant"] else "")
         lines.append(f"| {d['first']} - {d['second']} | {at} | {d['n']} | {d['mean']:+.3f} | "
                      f"[{d['low']:+.3f}, {d['high']:+.3f}] | {d['wins']} of {d['n']} |")
     return lines + [""]
