@@ -176,7 +176,7 @@ def report(results_dir, pool_from=4.0, echo=print, out=None):
         if pairs:
             a, b, _ = parse_correlate(pairs[0])
             made.append(figures.plot_against_correlation(
-                rows, folder / "mig_vs_correlation.png", mean_interval,
+                rows, folder / "mig_vs_correlation.png",
                 xlabel=f"strength of the {a}-{b} sampling bias"))
     items = sorted({r["items"] for r in rows})
     commits = sorted({(r["commit"] or "unknown")[:12] + ("+dirty" if "+dirty" in (r["commit"] or "")

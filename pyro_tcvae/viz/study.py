@@ -132,28 +132,38 @@ def plot_tc_vs_mig(rows, path, correlations):
     return _finish(fig, path)
 
 
-def plot_against_correlation(rows, path, interval, xlabel="strength of the sampling bias"):
-    """MIG against the strength of the sampling bias, evaluated on the biased set the
-    runs trained on (solid) and on the uniform set (dashed)."""
+def plot_against_correlation(rows, path, xlabel="strength of the sampling bias"):
+    """MIG against the strength of the sampling bias: on the biased set the runs trained
+    on (left) and on the uniform set (right).  Each run is a point, each objective's
+    mean over its seeds a line (the intervals are in the report's tables: with 3 seeds a
+    t-interval spans most of [0, 1]).  None with fewer than two strengths."""
     rs = [r for r in rows if r["correlation"] is not None]
-    if len({r["correlation"] for r in rs}) < 2:
+    xs = sorted({r["correlation"] for r in rs})
+    if len(xs) < 2:
         return None
-    fig, ax = plt.subplots(figsize=(5.5, 4))
-    for objective in sorted({r["objective"] for r in rs}):
-        mine = [r for r in rs if r["objective"] == objective]
-        xs = sorted({r["correlation"] for r in mine})
-        for key, style, what in (("mig", "-o", "biased set"), ("mig_uniform", "--s", "uniform set")):
-            if all(r[key] is None for r in mine):
-                continue
-            stats = [_interval([r[key] for r in mine if r["correlation"] == x], interval)
-                     for x in xs]
-            ax.plot(xs, [s[0] for s in stats], style, color=_colour(objective), ms=4,
-                    label=f"{objective}, {what}")
-            ax.fill_between(xs, [s[1] for s in stats], [s[2] for s in stats],
-                            color=_colour(objective), alpha=0.12, lw=0)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("MIG")
-    ax.legend(fontsize=7)
+    panels = [(k, t) for k, t in (("mig", "on the biased set (trained on)"),
+                                  ("mig_uniform", "on the uniform set"))
+              if any(r[k] is not None for r in rs)]
+    objectives = sorted({r["objective"] for r in rs})
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.8), squeeze=False,
+                             sharey=True)
+    for ax, (key, title) in zip(axes[0], panels):
+        for i, objective in enumerate(objectives):
+            mine = [r for r in rs if r["objective"] == objective and r[key] is not None]
+            shift = (i - (len(objectives) - 1) / 2) * 0.1  # side by side, not on top
+            ax.scatter([xs.index(r["correlation"]) + shift for r in mine],
+                       [r[key] for r in mine], color=_colour(objective), s=14, alpha=0.7)
+            means = [(xs.index(x), float(np.mean(v))) for x in xs
+                     if (v := [r[key] for r in mine if r["correlation"] == x])]
+            ax.plot([m[0] + shift for m in means], [m[1] for m in means], "-",
+                    color=_colour(objective), lw=1.2, label=f"{objective} (mean)")
+        ax.set_xticks(range(len(xs)))
+        ax.set_xticklabels([f"{x:g}" for x in xs])
+        ax.set_xlabel(xlabel)
+        ax.set_title(f"MIG {title}", fontsize=9)
+        ax.set_ylim(bottom=0)
+    axes[0][0].set_ylabel("MIG")
+    axes[0][0].legend(fontsize=7)
     return _finish(fig, path)
 
 
