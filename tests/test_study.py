@@ -244,6 +244,9 @@ def test_the_committed_records_regenerate_their_report(tmp_path, study):
     text = report(folder, echo=lambda *a: None)
     assert (folder / "mig_by_setting.png").stat().st_size > 5000
     assert (folder / "tc_vs_mig.png").stat().st_size > 5000
+    strengths = {r["config"].get("correlate") for r in records} - {None}
+    if len(strengths) > 1:  # a sampling-bias study: MIG against the strength
+        assert (folder / "mig_vs_correlation.png").stat().st_size > 5000
     # each setting's mean MIG in the table is the mean of its records'
     cells = {}
     for r in records:
