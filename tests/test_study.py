@@ -245,8 +245,18 @@ def test_the_committed_records_regenerate_their_report(tmp_path, study):
     assert (folder / "mig_by_setting.png").stat().st_size > 5000
     assert (folder / "tc_vs_mig.png").stat().st_size > 5000
     strengths = {r["config"].get("correlate") for r in records} - {None}
+    lines = text.splitlines()
+    for i, line in enumerate(lines[:-1]):  # no table is written without a row
+        if line.startswith("|---"):
+            assert lines[i + 1].startswith("| "), f"an empty table under {lines[i - 1]}"
     if len(strengths) > 1:  # a sampling-bias study: MIG against the strength
         assert (folder / "mig_vs_correlation.png").stat().st_size > 5000
+        # the settings table lists each objective's strengths in order (10 before 100)
+        table = lines[lines.index("|---|---|---|---|---|---|---|---|") + 1:]
+        table = [l.split(" | ")[0][2:] for l in table[:[l[:1] for l in table].index("")]]
+        for objective in {c.split("_")[0] for c in table}:
+            s = [float(c.rsplit("-", 1)[1]) for c in table if c.startswith(objective + "_")]
+            assert s == sorted(s), (objective, s)
     # each setting's mean MIG in the table is the mean of its records'
     cells = {}
     for r in records:

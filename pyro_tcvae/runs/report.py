@@ -191,7 +191,7 @@ def report(results_dir, pool_from=4.0, echo=print, out=None):
             "it penalizes one latent carrying two factors, which MIG does not; a perfect "
             "code of K factors in D latents scores min(K, D) / D.", "",
             cell_table(rows), "", "## MIG seed by seed", "", seed_table(rows), ""]
-    if several_objectives:
+    if several_objectives and any(r["correlation"] is None for r in rows):
         text += ["## Each objective over all its settings", "", objective_table(rows), ""]
     for key, what in (("mig", "MIG"), ("mig_sup", "MIG-sup"),
                       ("mig_uniform", "MIG on the uniform set")):

@@ -7,6 +7,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from ..viz.study import setting_order
 from .stats import bootstrap_interval, mean_difference_interval, mean_interval, spearman
 
 
@@ -18,11 +19,6 @@ def _fmt(m, lo, hi, digits=3):
     return f"{m:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
 
 
-def _setting_order(row):
-    """Sort key of a setting (cell) by one of its rows: objective, variant, value."""
-    return row["objective"], row["variant"], row["value"] or 0
-
-
 def cell_table(rows):
     """Markdown table: every setting's mean and 90% interval over seeds."""
     cells = defaultdict(list)
@@ -30,7 +26,7 @@ def cell_table(rows):
         cells[r["cell"]].append(r)
     lines = ["| setting | seeds | MIG | histogram MIG | MIG-sup | ELBO | TC | train min |",
              "|---|---|---|---|---|---|---|---|"]
-    for c in sorted(cells, key=lambda c: _setting_order(cells[c][0])):
+    for c in sorted(cells, key=lambda c: setting_order(cells[c][0])):
         rs = cells[c]
         secs = [r["train_seconds"] for r in rs if r["train_seconds"] is not None]
         cols = [_fmt(*mean_interval([r[k] for r in rs])) for k in ("mig", "mig_hist", "mig_sup")]
@@ -104,7 +100,7 @@ def seed_table(rows, threshold=0.3):
     lines = ["| setting | " + " | ".join(f"seed {s}" for s in seeds) +
              f" | seeds with MIG >= {threshold:g} | lowest TC: seed, MIG |",
              "|---|" + "---|" * (len(seeds) + 2)]
-    for c in sorted(cells, key=lambda c: _setting_order(next(iter(cells[c].values())))):
+    for c in sorted(cells, key=lambda c: setting_order(next(iter(cells[c].values())))):
         got = [cells[c][s]["mig"] for s in seeds if s in cells[c]]
         low = min((r for r in cells[c].values() if r["mig"] is not None),
                   key=lambda r: r["tc"], default=None)
@@ -303,7 +299,7 @@ def uniform_section(rows):
     cells = defaultdict(list)
     for r in rows:
         cells[r["cell"]].append(r)
-    for c, rs in sorted(cells.items()):
+    for c, rs in sorted(cells.items(), key=lambda item: setting_order(item[1][0])):
         lines.append(f"| {c} | {len(rs)} | {_fmt(*mean_interval([r['mig'] for r in rs]))} | "
                      f"{_fmt(*mean_interval([r['mig_uniform'] for r in rs]))} |")
     return lines + [""]

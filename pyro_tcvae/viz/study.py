@@ -86,6 +86,13 @@ def _off_scale(ax, rows, key, side="low", axis="y"):
             fontsize=6, color="C3", va="bottom", ha="right" if right else "left")
 
 
+def setting_order(row):
+    """Sort key of a setting (cell) by one of its rows: objective, sampling bias (by
+    strength: 10 before 100), variant, hyperparameter value."""
+    bias = row.get("correlation")
+    return row["objective"], -1 if bias is None else bias, row["variant"], row["value"] or 0
+
+
 def plot_by_cell(rows, path, key="mig", ylabel="MIG", group="cell"):
     """A box and the runs of ``key`` for every setting (``group="cell"``: its seeds) or
     every objective (``group="objective"``: all its settings and seeds, the paper's
@@ -96,8 +103,7 @@ def plot_by_cell(rows, path, key="mig", ylabel="MIG", group="cell"):
             cells[r[group]].append(r)
     if not cells:
         return None
-    names = sorted(cells, key=lambda c: (cells[c][0]["objective"], cells[c][0]["variant"],
-                                         cells[c][0]["value"] or 0))
+    names = sorted(cells, key=lambda c: setting_order(cells[c][0]))
     fig, ax = plt.subplots(figsize=(max(5, 0.55 * len(names) + 2), 4))
     data = [[r[key] for r in cells[c]] for c in names]
     ax.boxplot(data, widths=0.5, showfliers=False, medianprops={"color": "k"})
