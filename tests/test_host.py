@@ -74,3 +74,36 @@ def test_governor_gives_up_the_core_another_process_keeps_busy():
     assert quiet.others < 0.5 and quiet.threads == 2, quiet.others
     assert 0.6 < g.others < 1.5 and g.threads == 1, (g.others, g.changes)
     assert torch.get_num_threads() == saved
+
+
+def test_bf16_instructions_are_read_from_cpuinfo(tmp_path, monkeypatch):
+    from pyro_tcvae.runs import host
+    from pyro_tcvae.runs.host import bf16_warning, cpu_has_bf16
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16 amx_tile\n"
+                    "processor\t: 1\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16 amx_tile\n")
+    assert cpu_has_bf16(info) is True
+    info.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512bw\n")
+    assert cpu_has_bf16(info) is False  # avx512 without its bf16 extension
+    info.write_text("processor\t: 0\nFeatures\t: fp asimd sve bf16 i8mm\n")
+    assert cpu_has_bf16(info) is True  # Arm
+    info.write_text("processor\t: 0\n")
+    assert cpu_has_bf16(info) is None
+    assert cpu_has_bf16(tmp_path / "absent") is None
+    # the warning names the fix, and only for bf16 on a CPU known to lack the instructions
+    assert "--precision fp32" in bf16_warning("bf16", "cpu", has_bf16=False)
+    assert bf16_warning("bf16", "cpu", has_bf16=True) is None
+    assert bf16_warning("fp32", "cpu", has_bf16=False) is None
+    assert bf16_warning("bf16", "cuda", has_bf16=False) is None
+    monkeypatch.setattr(host, "cpu_has_bf16", lambda: None)  # unknown (not Linux): silent
+    assert bf16_warning("bf16", "cpu") is None
+
+
+def test_training_in_bf16_on_a_cpu_without_it_says_so(tmp_path, monkeypatch):
+    from pyro_tcvae.runs import TrainConfig, host, train
+    monkeypatch.setattr(host, "cpu_has_bf16", lambda: False)
+    said = []
+    train(TrainConfig(dataset="small_sprites", arch="small_mlp", z_dim=3, batch_size=64,
+                      steps=2, precision="bf16"), tmp_path / "run", progress=False,
+          echo=said.append)
+    assert any("no bfloat16 instructions" in line for line in said)

@@ -103,7 +103,8 @@ class TrainConfig:
     checkpoint_every: int = option(500, "steps per checkpoint")
     precision: str = option("fp32", "bf16 runs the networks under bfloat16 autocast, the "
                                     "rest in float32 (about 2x faster on CPUs with bf16 "
-                                    "instructions; measure on others)")
+                                    "instructions, about 30x slower on CPUs without: "
+                                    "training warns)")
     fused: bool = option(True, "torch's fused Adam", cli=False)
     mig_every: float = option(0.0, "minutes of training time between MIG readings of a fixed "
                                    "subset, written to mig.jsonl (0: off)")

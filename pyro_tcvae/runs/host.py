@@ -18,6 +18,9 @@ an exception.
   with 1.  The governor measures, every few seconds, how many cores other processes
   keep busy (``/proc/stat`` over this process's CPUs, minus this process's own CPU
   time) and sets torch's intra-op threads to the cores left free.
+- :func:`cpu_has_bf16` and :func:`bf16_warning`: bf16 autocast is fast only on CPUs
+  with bfloat16 instructions; elsewhere torch emulates it (a 1024 x 4096 x 1200
+  matrix product took 34 times as long as in fp32 on an AMD EPYC with AVX2 only).
 """
 
 import contextlib
@@ -68,6 +71,36 @@ def flush_denormals():
         yield
     finally:
         torch.set_flush_denormal(False)
+
+
+_BF16_FLAGS = {"avx512_bf16", "amx_bf16", "bf16"}  # x86 (Linux names), Arm (Features)
+
+
+def cpu_has_bf16(cpuinfo="/proc/cpuinfo"):
+    """Whether the CPU has bfloat16 instructions, from the ``flags`` (x86) or
+    ``Features`` (Arm) lines of ``cpuinfo``: True, False, or None where the file
+    cannot be read or has no such line (not Linux)."""
+    try:
+        with open(cpuinfo) as f:
+            lines = [line for line in f if line.split(":")[0].strip() in ("flags", "Features")]
+    except OSError:
+        return None
+    if not lines:
+        return None
+    return bool(_BF16_FLAGS & set(lines[0].split(":", 1)[-1].split()))
+
+
+def bf16_warning(precision, device, has_bf16=None):
+    """A warning to print before training (None when there is nothing to say):
+    ``precision="bf16"`` on a CPU (``device``: a torch.device) without bfloat16
+    instructions (``has_bf16``: :func:`cpu_has_bf16`'s answer, read when None)."""
+    if precision != "bf16" or torch.device(device).type != "cpu":
+        return None
+    if (cpu_has_bf16() if has_bf16 is None else has_bf16) is not False:
+        return None
+    return ("warning: this CPU has no bfloat16 instructions (no avx512_bf16, amx_bf16 or "
+            "bf16 among its flags), so torch emulates bf16 autocast, which ran about 30 "
+            "times slower than fp32 on such a CPU; train with --precision fp32")
 
 
 def _cpus():

@@ -25,7 +25,7 @@ from ..data import Batches, View
 from .build import check_fits, fresh_model, make_dataset, make_svi
 from .config import RunError, check_device
 from .folder import RunFolder
-from .host import ThreadGovernor, flush_denormals, reuse_freed_memory
+from .host import ThreadGovernor, bf16_warning, flush_denormals, reuse_freed_memory
 from .parallel import Ranks, lost_contact
 from .registry import OBJECTIVES, TC_WEIGHTS
 from .restarts import train_restarts
@@ -168,6 +168,9 @@ def _train_one(config, run_dir, resume=False, progress=True, data=None, echo=pri
     check_fits(config, data)
     device = ranks.device(check_device(config.device))
     vae = fresh_model(config, data, device)
+    warning = bf16_warning(config.precision, device)
+    if warning and ranks.main:
+        echo(warning)
     if ranks.active:  # the same initial weights on every rank, then its own draws
         pyro.set_rng_seed(config.seed + 7919 * ranks.rank)
     with (folder.lock() if ranks.main else contextlib.nullcontext()):
