@@ -150,7 +150,8 @@ def build_parser():
                    help="only the runs of these seeds (of the file's)")
     p.add_argument("--objectives", nargs="+", default=None,
                    help="only the runs of these objectives (of the file's)")
-    p.add_argument("--status", action="store_true", help="only list the runs and their state")
+    p.add_argument("--status", action="store_true", help="only list the runs (those --part, --seeds and --objectives "
+                   "select) and their state")
     p.add_argument("--device", default=None, help="device of every run (e.g. cuda)")
     p.add_argument("--set", action="append", default=[], metavar="OPTION=VALUE",
                    help="replace an option of every run (repeat; e.g. --set steps=18000 "
@@ -295,7 +296,7 @@ def _plot(args):
 
 def _study(args):
     from .runs import load_study, report, run_study, study_status
-    from .runs.study import parse_part, parse_settings
+    from .runs.study import parse_part, parse_settings, select_runs
 
     part = None if args.part is None else parse_part(args.part)
     overrides = parse_settings(args.set)
@@ -303,7 +304,8 @@ def _study(args):
         overrides["device"] = args.device
     study = load_study(args.study_file, name=args.name, eval_items=args.eval_items, **overrides)
     if args.status:
-        states = study_status(study, args.results / study.name)
+        states = select_runs(study, study_status(study, args.results / study.name),
+                             part, args.seeds, args.objectives)
     else:
         states = run_study(study, args.results, args.work, replace=args.replace,
                            progress=not args.quiet, limit=args.limit, part=part,

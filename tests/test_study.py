@@ -203,6 +203,9 @@ def test_the_command_line_runs_a_study_and_lists_its_state(tmp_path, capsys):
             "--quiet"]
     assert main(args + ["--status"]) == 0
     assert "2 missing" in capsys.readouterr().out
+    assert main(args + ["--status", "--part", "2/2"]) == 0  # what that process would run
+    out = capsys.readouterr().out
+    assert "study tiny: 1 missing" in out and len(out.strip().splitlines()) == 2
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "study tiny: 2 done" in out and (tmp_path / "r" / "tiny" / "report.md").is_file()

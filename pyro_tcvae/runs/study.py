@@ -369,8 +369,8 @@ def run_study(study, results_dir, work_dir, replace=False, progress=True, echo=p
     return status(study, results)
 
 
-def runs_to_do(study, states, replace=False, part=None, seeds=None, objectives=None):
-    """The runs to train, in order, and how many runs the part holds.
+def select_runs(study, states, part=None, seeds=None, objectives=None):
+    """The runs a part, seeds and objectives select, in training order.
 
     Seed by seed (every setting at the first seed, then at the second ...), so a study
     run in parts has every setting at a few seeds, not some settings at all seeds and
@@ -380,7 +380,7 @@ def runs_to_do(study, states, replace=False, part=None, seeds=None, objectives=N
 
     Returns
     -------
-    (int, list of (str, TrainConfig))
+    list of (str, TrainConfig, str), a sublist of ``states``
     """
     order = sorted(states, key=lambda st: study.seeds.index(st[1].seed))  # stable
     if part is not None:
@@ -398,6 +398,18 @@ def runs_to_do(study, states, replace=False, part=None, seeds=None, objectives=N
             raise RunError(f"objective {unknown[0]} has no runs in the study (its objectives: "
                            f"{', '.join(known)})")
         order = [st for st in order if st[1].objective in objectives]
+    return order
+
+
+def runs_to_do(study, states, replace=False, part=None, seeds=None, objectives=None):
+    """The runs to train, in order, and how many runs the part holds
+    (:func:`select_runs`' selection, less the runs with a record).
+
+    Returns
+    -------
+    (int, list of (str, TrainConfig))
+    """
+    order = select_runs(study, states, part, seeds, objectives)
     todo = [(n, c) for n, c, s in order
             if s in ("missing", "damaged") or (s == "mismatch" and replace)]
     return len(order), todo
