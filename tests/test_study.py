@@ -109,6 +109,8 @@ def test_a_half_finished_study_resumes_without_redoing_finished_runs(tmp_path, m
     record = json.loads((results / "tiny" / f"{name}.json").read_text())
     assert record["config"]["steps"] == 30 and record["eval"]["items"] == 1000
     assert set(record) >= {"commit", "train_seconds", "eval", "evaluate", "host"}
+    from pyro_tcvae.runs.host import cpu_has_bf16
+    assert record["host"]["cpu_bf16"] == cpu_has_bf16()  # a bf16 run on a CPU without: emulated
     assert set(record["eval"]["mig"]) >= {"score", "stderr", "gaps"}
     assert set(record["eval"]["decomposition"]["stderr"]) >= {"elbo", "tc"}
     # the resumed run ends where an uninterrupted one does

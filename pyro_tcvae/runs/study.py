@@ -46,6 +46,7 @@ from .config import RunError, TrainConfig, field_type
 from .build import make_dataset
 from .evaluate import evaluate
 from .folder import RunFolder, fs_errors, read_checkpoint, write_json
+from .host import cpu_has_bf16
 from .restarts import read_plan
 from .training import train
 
@@ -441,7 +442,10 @@ def make_record(study, name, config, result, train_seconds, uniform=None, commit
     """The JSON record of one finished run (``commit``: of the code that ran it;
     default the repository's now; ``monitor``: the MIG monitor's readings, step, training
     time in seconds, MIG and its SE, when the run had ``mig_every``; ``restarts``: the
-    candidates' scores and the choice, when it had restarts)."""
+    candidates' scores and the choice, when it had restarts).  ``host.threads`` is
+    torch's thread count when the record is written (the evaluation's; the training's
+    is ``config.threads``, 0 for torch's default), ``host.cpu_bf16`` whether the CPU has
+    bfloat16 instructions (None where unknown): a bf16 run without them was emulated."""
     return {
         "version": RECORD_VERSION,
         "study": study.name,
@@ -452,7 +456,7 @@ def make_record(study, name, config, result, train_seconds, uniform=None, commit
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "host": {"python": platform.python_version(), "torch": torch.__version__,
                  "machine": platform.machine(), "threads": torch.get_num_threads(),
-                 "platform": sys.platform},
+                 "platform": sys.platform, "cpu_bf16": cpu_has_bf16()},
         "train_seconds": train_seconds,
         "eval": _slim(result),
         "eval_uniform": _slim(uniform),
