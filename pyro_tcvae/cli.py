@@ -150,8 +150,9 @@ def build_parser():
                    help="only the runs of these seeds (of the file's)")
     p.add_argument("--objectives", nargs="+", default=None,
                    help="only the runs of these objectives (of the file's)")
-    p.add_argument("--status", action="store_true", help="only list the runs (those --part, --seeds and --objectives "
-                   "select) and their state")
+    p.add_argument("--status", action="store_true",
+                   help="only list the runs (those --part, --seeds and --objectives select) "
+                   "and their state")
     p.add_argument("--device", default=None, help="device of every run (e.g. cuda)")
     p.add_argument("--set", action="append", default=[], metavar="OPTION=VALUE",
                    help="replace an option of every run (repeat; e.g. --set steps=18000 "

@@ -12,6 +12,7 @@ import torch
 
 from pyro_tcvae.cli import main
 from pyro_tcvae.runs import RunError, load_study, report, run_study, study_status
+from pyro_tcvae.runs.host import cpu_has_bf16
 from pyro_tcvae.runs import study as study_module
 from pyro_tcvae.runs.stats import (bootstrap_interval, mean_difference_interval, mean_interval,
                                    ranks, spearman)
@@ -109,7 +110,6 @@ def test_a_half_finished_study_resumes_without_redoing_finished_runs(tmp_path, m
     record = json.loads((results / "tiny" / f"{name}.json").read_text())
     assert record["config"]["steps"] == 30 and record["eval"]["items"] == 1000
     assert set(record) >= {"commit", "train_seconds", "eval", "evaluate", "host"}
-    from pyro_tcvae.runs.host import cpu_has_bf16
     assert record["host"]["cpu_bf16"] == cpu_has_bf16()  # a bf16 run on a CPU without: emulated
     assert set(record["eval"]["mig"]) >= {"score", "stderr", "gaps"}
     assert set(record["eval"]["decomposition"]["stderr"]) >= {"elbo", "tc"}
