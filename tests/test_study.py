@@ -390,3 +390,35 @@ def test_paired_differences_per_sampling_bias_and_pooled_over_the_biased_sets():
     pooled = [d for d in paired_differences(more) if d["value"] == "pooled"]
     assert [(d["variant"], d["n"], round(d["mean"], 9)) for d in pooled] == \
         [("correlateposX-posY-0", 6, 0.125)]  # beta 6 and 8 of the unbiased set
+
+
+def test_objectives_at_one_setting_each_are_paired_by_seed_across_hyperparameters():
+    from pyro_tcvae.runs.tables import differences_section, paired_differences
+    rows = []
+    for s in (0, 10, 30):
+        for seed in range(3):
+            for objective, hyper, value, mig in (("tcvae", "beta", 6.0, 0.3),
+                                                 ("beta-vae", "beta", 6.0, 0.2),
+                                                 ("factorvae", "gamma", 35.0, 0.25 + 0.01 * s)):
+                rows.append({"objective": objective, "hyper": hyper, "value": value,
+                             "variant": f"correlateposX-posY-{s}", "seed": seed,
+                             "correlation": float(s), "mig": mig + 0.01 * seed * (s + 1)})
+    diffs = paired_differences(rows)
+    got = [(d["first"], d["second"], d["hyper"], d["variant"], d["value"], d["n"],
+            round(d["mean"], 9)) for d in diffs]
+    cross = "beta = 6, gamma = 35"
+    # tcvae - factorvae per seed: 0.05 - 0.01 S (the seed terms cancel)
+    assert [g for g in got if g[:2] == ("tcvae", "factorvae")] == [
+        ("tcvae", "factorvae", cross, "correlateposX-posY-0", None, 3, 0.05),
+        ("tcvae", "factorvae", cross, "correlateposX-posY-10", None, 3, -0.05),
+        ("tcvae", "factorvae", cross, "correlateposX-posY-30", None, 3, -0.25),
+        ("tcvae", "factorvae", cross, "every biased set pooled (2 strengths)", None, 6, -0.15)]
+    assert [g[3] for g in got if g[:2] == ("beta-vae", "factorvae")][:3] == [
+        "correlateposX-posY-0", "correlateposX-posY-10", "correlateposX-posY-30"]
+    assert got[0][:3] == ("tcvae", "beta-vae", "beta")  # same-hyperparameter pairs first
+    text = "\n".join(differences_section(diffs, "MIG", 4.0))
+    assert ("| tcvae - factorvae | beta = 6, gamma = 35, correlateposX-posY-10 | 3 | -0.050 | "
+            "[-0.050, -0.050] | 0 of 3 |") in text
+    # a second gamma: FactorVAE is no longer at one setting, so it is not paired
+    more = rows + [{**r, "value": 10.0} for r in rows if r["objective"] == "factorvae"]
+    assert all("factorvae" not in (d["first"], d["second"]) for d in paired_differences(more))

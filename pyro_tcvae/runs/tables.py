@@ -159,56 +159,84 @@ def paired_differences(rows, pool_from=4.0, key="mig"):
     beta-TCVAE and beta-VAE over beta), in the same variant (e.g. the same sampling
     bias): the per-seed difference of ``key`` (a row's "mig", "mig_sup", "mig_uniform"
     ...) at each value, and pooled over the values >= ``pool_from`` when there are
-    several.  Returns a list of dicts, variants in order of their sampling bias."""
+    several.  Two objectives with different hyperparameters (beta-TCVAE's beta and
+    FactorVAE's gamma) are paired by seed when each was run at one value only ("one
+    setting each", ``value`` None).  Returns a list of dicts, variants in order of
+    their sampling bias."""
     by, strength = defaultdict(dict), {}
     for r in rows:
         if r["value"] is not None and r.get(key) is not None:
             by[(r["objective"], r["hyper"], r["variant"])][(r["value"], r["seed"])] = r[key]
             strength[r["variant"]] = -1 if r["correlation"] is None else r["correlation"]
     out = []
-    keys = sorted(by, key=lambda k: (k[1], strength[k[2]], k[2], k[0]))
+    for first, second, hyper, variant, a, b in _comparisons(by, strength):
+        shared = sorted(set(a) & set(b))
+        values = sorted({v for v, _ in shared}, key=lambda v: (v is None, v))
+        pooled = ["pooled"] if sum(v is not None and v >= pool_from for v in values) > 1 else []
+        for v in values + pooled:
+            pairs = [k for k in shared if (k[0] == v if v != "pooled" else k[0] >= pool_from)]
+            if pairs:
+                out.append(_difference([a[k] - b[k] for k in pairs], first, second, hyper,
+                                       variant, v))
+    return out + _biased_pooled(out, by, strength)
+
+
+def _single_value(series):
+    """The one hyperparameter value of ``{(value, seed): x}``, or None if several."""
+    values = {v for v, _ in series}
+    return values.pop() if len(values) == 1 else None
+
+
+def _comparisons(by, strength):
+    """The pairs of objectives :func:`paired_differences` compares, in order of the
+    sampling bias: (first, second, hyper, variant, {(value, seed): x} of each).  Same
+    hyperparameter: keyed by (value, seed); different ones at one value each: keyed by
+    (None, seed), ``hyper`` then names both values (e.g. "beta = 6, gamma = 35")."""
+    keys = sorted(by, key=lambda k: (strength[k[2]], k[2], k[1], k[0]))
+    out = []
     for i, a in enumerate(keys):
         for b in keys[i + 1:]:
-            if a[1] != b[1] or a[2] != b[2]:
+            if a[2] != b[2] or a[0] == b[0]:
                 continue
             first, second = (a, b) if a[0] == "tcvae" or b[0] != "tcvae" else (b, a)
-            shared = sorted(set(by[first]) & set(by[second]))
-            if not shared:
+            if a[1] == b[1]:
+                out.append((first[0], second[0], first[1], first[2], by[first], by[second]))
                 continue
-            values = sorted({v for v, _ in shared})
-            pooled = ["pooled"] if sum(v >= pool_from for v in values) > 1 else []
-            for v in values + pooled:
-                pairs = [k for k in shared if (k[0] == v if v != "pooled" else k[0] >= pool_from)]
-                if not pairs:
-                    continue
-                diffs = [by[first][k] - by[second][k] for k in pairs]
-                m, lo, hi = mean_interval(diffs)
-                out.append({"first": first[0], "second": second[0], "hyper": first[1],
-                            "variant": first[2], "value": v, "n": len(diffs), "mean": m,
-                            "low": lo, "high": hi, "wins": sum(d > 0 for d in diffs)})
-    return out + _biased_pooled(out, by, strength)
+            v1, v2 = _single_value(by[first]), _single_value(by[second])
+            if v1 is None or v2 is None:
+                continue
+            hyper = f"{first[1]} = {v1:g}, {second[1]} = {v2:g}"
+            out.append((first[0], second[0], hyper, first[2],
+                        *({(None, s): x for (_, s), x in by[k].items()} for k in (first, second))))
+    return sorted(out, key=lambda c: (c[2], c[0] != "tcvae", c[0], c[1], strength[c[3]], c[3]))
+
+
+def _difference(diffs, first, second, hyper, variant, value):
+    """One row of :func:`paired_differences`: mean and 90% interval of ``diffs``."""
+    m, lo, hi = mean_interval(diffs)
+    return {"first": first, "second": second, "hyper": hyper, "variant": variant,
+            "value": value, "n": len(diffs), "mean": m, "low": lo, "high": hi,
+            "wins": sum(d > 0 for d in diffs)}
 
 
 def _biased_pooled(out, by, strength):
     """The pairs of every biased variant (sampling bias > 0) of each two objectives
     pooled, at each shared value, when there are two or more such variants."""
+    comparisons = defaultdict(list)
+    for first, second, hyper, variant, a, b in _comparisons(by, strength):
+        if strength[variant] > 0:
+            comparisons[(first, second, hyper)].append((a, b))
     pooled = []
-    for first, second, hyper in dict.fromkeys((d["first"], d["second"], d["hyper"]) for d in out):
-        variants = [v for v, s in strength.items() if s > 0
-                    and (first, hyper, v) in by and (second, hyper, v) in by]
-        if len(variants) < 2:
+    for (first, second, hyper), series in comparisons.items():
+        if len(series) < 2:
             continue
         diffs = defaultdict(list)
-        for v in variants:
-            a, b = by[(first, hyper, v)], by[(second, hyper, v)]
-            for k in sorted(set(a) & set(b)):
+        for a, b in series:
+            for k in sorted(set(a) & set(b), key=lambda k: (k[0] is None, k)):
                 diffs[k[0]].append(a[k] - b[k])
-        for value, ds in sorted(diffs.items()):
-            m, lo, hi = mean_interval(ds)
-            pooled.append({"first": first, "second": second, "hyper": hyper, "value": value,
-                           "variant": f"every biased set pooled ({len(variants)} strengths)",
-                           "n": len(ds), "mean": m, "low": lo, "high": hi,
-                           "wins": sum(d > 0 for d in ds)})
+        for value, ds in sorted(diffs.items(), key=lambda kv: (kv[0] is None, kv[0])):
+            pooled.append(_difference(ds, first, second, hyper, value=value, variant=(
+                f"every biased set pooled ({len(series)} strengths)")))
     return pooled
 
 
@@ -273,7 +301,7 @@ def differences_section(diffs, what, pool_from):
              "|---|---|---|---|---|---|"]
     for d in diffs:
         at = (f"{d['hyper']} >= {pool_from:g} (pooled)" if d["value"] == "pooled"
-              else f"{d['hyper']} = {d['value']:g}") + (f", {d['variant']}" if d["variant"] else "")
+              else d["hyper"] if d["value"] is None else f"{d['hyper']} = {d['value']:g}") + (f", {d['variant']}" if d["variant"] else "")
         lines.append(f"| {d['first']} - {d['second']} | {at} | {d['n']} | {d['mean']:+.3f} | "
                      f"[{d['low']:+.3f}, {d['high']:+.3f}] | {d['wins']} of {d['n']} |")
     return lines + [""]
