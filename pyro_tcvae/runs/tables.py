@@ -168,17 +168,17 @@ def paired_differences(rows, pool_from=4.0, key="mig"):
         if r["value"] is not None and r.get(key) is not None:
             by[(r["objective"], r["hyper"], r["variant"])][(r["value"], r["seed"])] = r[key]
             strength[r["variant"]] = -1 if r["correlation"] is None else r["correlation"]
-    out = []
-    for first, second, hyper, variant, a, b in _comparisons(by, strength):
+    out, comparisons = [], _comparisons(by, strength)
+    for first, second, hyper, variant, a, b in comparisons:
         shared = sorted(set(a) & set(b))
-        values = sorted({v for v, _ in shared}, key=lambda v: (v is None, v))
+        values = sorted({v for v, _ in shared})  # all None (one setting each) or all numbers
         pooled = ["pooled"] if sum(v is not None and v >= pool_from for v in values) > 1 else []
         for v in values + pooled:
             pairs = [k for k in shared if (k[0] == v if v != "pooled" else k[0] >= pool_from)]
             if pairs:
                 out.append(_difference([a[k] - b[k] for k in pairs], first, second, hyper,
                                        variant, v))
-    return out + _biased_pooled(out, by, strength)
+    return out + _biased_pooled(comparisons, strength)
 
 
 def _single_value(series):
@@ -219,22 +219,23 @@ def _difference(diffs, first, second, hyper, variant, value):
             "wins": sum(d > 0 for d in diffs)}
 
 
-def _biased_pooled(out, by, strength):
+def _biased_pooled(comparisons, strength):
     """The pairs of every biased variant (sampling bias > 0) of each two objectives
-    pooled, at each shared value, when there are two or more such variants."""
-    comparisons = defaultdict(list)
-    for first, second, hyper, variant, a, b in _comparisons(by, strength):
+    pooled, at each shared value, when there are two or more such variants
+    (``comparisons``: :func:`_comparisons`'s list)."""
+    biased = defaultdict(list)
+    for first, second, hyper, variant, a, b in comparisons:
         if strength[variant] > 0:
-            comparisons[(first, second, hyper)].append((a, b))
+            biased[(first, second, hyper)].append((a, b))
     pooled = []
-    for (first, second, hyper), series in comparisons.items():
+    for (first, second, hyper), series in biased.items():
         if len(series) < 2:
             continue
         diffs = defaultdict(list)
         for a, b in series:
-            for k in sorted(set(a) & set(b), key=lambda k: (k[0] is None, k)):
+            for k in sorted(set(a) & set(b)):
                 diffs[k[0]].append(a[k] - b[k])
-        for value, ds in sorted(diffs.items(), key=lambda kv: (kv[0] is None, kv[0])):
+        for value, ds in sorted(diffs.items()):
             pooled.append(_difference(ds, first, second, hyper, value=value, variant=(
                 f"every biased set pooled ({len(series)} strengths)")))
     return pooled
@@ -300,8 +301,11 @@ def differences_section(diffs, what, pool_from):
              "first higher |",
              "|---|---|---|---|---|---|"]
     for d in diffs:
-        at = (f"{d['hyper']} >= {pool_from:g} (pooled)" if d["value"] == "pooled"
-              else d["hyper"] if d["value"] is None else f"{d['hyper']} = {d['value']:g}") + (f", {d['variant']}" if d["variant"] else "")
+        if d["value"] == "pooled":
+            at = f"{d['hyper']} >= {pool_from:g} (pooled)"
+        else:  # value None: one setting each, named in hyper
+            at = d["hyper"] if d["value"] is None else f"{d['hyper']} = {d['value']:g}"
+        at += f", {d['variant']}" if d["variant"] else ""
         lines.append(f"| {d['first']} - {d['second']} | {at} | {d['n']} | {d['mean']:+.3f} | "
                      f"[{d['low']:+.3f}, {d['high']:+.3f}] | {d['wins']} of {d['n']} |")
     return lines + [""]
