@@ -64,6 +64,11 @@ class GroupedOptim(PyroOptim):
             if p not in self.optim_objs:
                 self._add(p)
         for p in params:
+            if p.grad is not None and p.grad.stride() != p.stride():
+                # torch's fused Adam reads the gradient's memory in the parameter's
+                # layout: a gradient of other strides (a transposed view) would be
+                # applied to the wrong entries (seen with torch 2.13 on CPU)
+                p.grad = torch.empty_like(p).copy_(p.grad)  # p's own strides
             clip = self.grad_clip[p]
             if clip is not None:
                 clip(p)

@@ -191,3 +191,21 @@ def test_grouped_adam_releases_gradients_and_steps_once_for_all_parameters():
     assert all(p.grad is None for p in vae.parameters())
     assert len(optim.optimizer.param_groups) == 1
     assert len(optim.optimizer.param_groups[0]["params"]) == len(list(vae.parameters()))
+
+
+@pytest.mark.skipif(not fused_supported("cpu"), reason="torch has no fused Adam on CPU")
+def test_grouped_adam_applies_a_transposed_gradient_to_the_right_entries():
+    # torch's fused kernel reads a gradient in its parameter's layout; a transposed
+    # view (as a sparse layer's weight gradient can be) must be laid out first
+    grad = (torch.arange(12.0).reshape(4, 3) - 5).t()  # [3, 4], not contiguous
+    out = {}
+    for name, optim in (("grouped", Adam(lr=0.1, fused=True)),
+                        ("plain", pyro.optim.Adam({"lr": 0.1}))):
+        pyro.clear_param_store()
+        p = pyro.param("w", torch.zeros(3, 4))
+        unconstrained = pyro.get_param_store().get_param("w").unconstrained()
+        for step in range(2):
+            unconstrained.grad = grad * (step + 1) + step
+            optim([unconstrained])
+        out[name] = unconstrained.detach().clone()
+    torch.testing.assert_close(out["grouped"], out["plain"])
