@@ -228,6 +228,29 @@ def test_model_and_data_path_equals_posterior_path():
     assert a.included == data.factor_names
 
 
+def test_marginals_shared_by_mig_and_the_decomposition_give_the_same_numbers():
+    from pyro_tcvae.metrics.aggregate import sampled_marginals
+
+    g = torch.Generator().manual_seed(3)
+    f = grid(20)  # 1600 items
+    loc = torch.cat([f.double() + 0.2 * torch.randn(len(f), 2, generator=g, dtype=torch.float64),
+                     torch.randn(len(f), 1, generator=g, dtype=torch.float64)], 1)
+    post = dist.Normal(loc, 0.3)
+    prior = dist.Normal(torch.zeros(3, dtype=torch.float64), 1.0).to_event(1)
+    for settings in ((300, 700), (300, None)):  # stratified components, and all of them
+        shared = sampled_marginals(post, *settings, seed=5)
+        kw = dict(num_samples=settings[0], max_components=settings[1], seed=5)
+        alone = mig(post, f, progress=False, **kw)
+        both = mig(post, f, progress=False, marginals=shared, **kw)
+        assert both.score == alone.score and torch.equal(both.mi, alone.mi)
+        t_alone, _, _ = decomposition_terms(post, prior, **kw)
+        t_both, _, _ = decomposition_terms(post, prior, marginals=shared, **kw)
+        assert t_both == t_alone
+    with pytest.raises(ValueError, match="sampled_marginals"):
+        mig(post, f, num_samples=200, max_components=700, seed=5, marginals=shared,
+            progress=False)
+
+
 def test_mig_errors():
     f = grid()
     post = code(f, 0.1)

@@ -11,6 +11,7 @@ mixture kernels of :mod:`pyro_tcvae.ops`.
 """
 
 import math
+from dataclasses import dataclass
 
 import torch
 
@@ -32,6 +33,68 @@ def choose_items(N, num_samples, max_components, seed):
     exact = max_components is None or N <= max_components
     comps = torch.arange(N) if exact else torch.randperm(N, generator=g)[:int(max_components)]
     return samples, comps, exact
+
+
+@dataclass
+class SampledMarginals:
+    """Samples of the aggregate posterior and their per-dimension log-densities, which
+    MIG (its H(z_j)) and the decomposition (its q(z_d)) both need: computed once by
+    :func:`sampled_marginals` and handed to both, they are computed once, not twice.
+
+    ``samples`` [S] items and ``components`` [M] items (from :func:`choose_items`),
+    ``rest`` the components that are not samples, ``exact`` (every item a component),
+    ``z`` [S, D] one draw from each sample's posterior, ``log_q_dims`` [S, D] =
+    log q(z_sd) against the aggregate posterior of all N items, ``seed`` and ``N``.
+    """
+
+    samples: torch.Tensor
+    components: torch.Tensor
+    rest: torch.Tensor
+    exact: bool
+    z: torch.Tensor
+    log_q_dims: torch.Tensor
+    seed: int
+    N: int
+
+    def check(self, N, num_samples, max_components, seed):
+        """Raise unless these were made for N items with these settings."""
+        S = N if num_samples is None else min(int(num_samples), N)
+        M = N if max_components is None or N <= max_components else int(max_components)
+        if (self.N, len(self.samples), len(self.components), self.seed) != (N, S, M, seed):
+            raise ValueError(
+                f"the shared marginals were made for N={self.N}, S={len(self.samples)}, "
+                f"M={len(self.components)}, seed={self.seed}, not N={N}, S={S}, M={M}, "
+                f"seed={seed}: make them with sampled_marginals() and the same settings")
+
+
+def draw_samples(posterior, samples, seed):
+    """One draw z [S, D] from the posteriors of the items ``samples`` [S], seeded."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return index_posterior(posterior, samples).sample()
+
+
+def sampled_marginals(posterior, num_samples=10_000, max_components=200_000, seed=0):
+    """Draw S items and one z each, and compute log q(z_sd) against the aggregate
+    posterior of all N items (``max_components`` stratified components, or all).
+
+    Parameters
+    ----------
+    posterior : Distribution, batch shape [N, D]
+    num_samples, max_components, seed : as :func:`choose_items`.
+
+    Returns
+    -------
+    SampledMarginals
+    """
+    N = posterior.batch_shape[0]
+    samples, comps, exact = choose_items(N, num_samples, max_components, seed)
+    z = draw_samples(posterior, samples, seed)
+    is_sample = torch.zeros(N, dtype=torch.bool)
+    is_sample[samples] = True
+    rest = comps[~is_sample[comps]]
+    log_q_dims = log_aggregate(posterior, samples, z, rest, N, joint=False)[1]
+    return SampledMarginals(samples, comps, rest, exact, z, log_q_dims, seed, N)
 
 
 def log_aggregate(posterior, own, z, others, group_size, joint=True, chunk_elems=1 << 22):

@@ -19,7 +19,7 @@ import math
 import torch
 
 from ..ops.normal_mixture import normal_joint_log_mixture
-from .aggregate import choose_items, log_aggregate
+from .aggregate import choose_items, draw_samples, log_aggregate
 from .posterior import _strip, encode_dataset, index_posterior
 
 TERMS = ("log_likelihood", "mi", "tc", "dwkl", "kl", "elbo")
@@ -36,7 +36,8 @@ def _summarize(per_sample):
     return out, err
 
 
-def decomposition_terms(posterior, prior, num_samples=None, max_components=200_000, seed=0):
+def decomposition_terms(posterior, prior, num_samples=None, max_components=200_000, seed=0,
+                        marginals=None):
     """MI, TC, dwKL and KL (nats per item) of a dataset's posteriors, no likelihood.
 
     Parameters
@@ -55,6 +56,11 @@ def decomposition_terms(posterior, prior, num_samples=None, max_components=200_0
         are not measurably affected. For other families the joint uses the same
         components as the marginals.
     seed : int
+    marginals : SampledMarginals, optional
+        The samples and their log q(z_d), from
+        :func:`~pyro_tcvae.metrics.aggregate.sampled_marginals` with the same settings
+        (the evaluation shares them with :func:`~pyro_tcvae.metrics.mig`); the same
+        numbers as without, computed once.
 
     Returns
     -------
@@ -62,19 +68,22 @@ def decomposition_terms(posterior, prior, num_samples=None, max_components=200_0
     samples ``z`` [S, D] under ``per_sample["z"]``).
     """
     N = posterior.batch_shape[0]
-    samples, comps, exact = choose_items(N, num_samples, max_components, seed)
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        q = index_posterior(posterior, samples)
-        z = q.sample()
-    if callable(prior) and not isinstance(prior, torch.distributions.Distribution):
-        prior = prior(z)
-    is_sample = torch.zeros(N, dtype=torch.bool)
-    is_sample[samples] = True
-    rest = comps[~is_sample[comps]]
     base = _strip(posterior)
     normal = type(base).__name__ == "Normal"
-    log_qz, log_qzd = log_aggregate(posterior, samples, z, rest, N, joint=not normal)
+    if marginals is not None and normal:
+        marginals.check(N, num_samples, max_components, seed)
+        samples, comps, exact = marginals.samples, marginals.components, marginals.exact
+        z, log_qzd = marginals.z, marginals.log_q_dims
+    else:
+        samples, comps, exact = choose_items(N, num_samples, max_components, seed)
+        z = draw_samples(posterior, samples, seed)
+        is_sample = torch.zeros(N, dtype=torch.bool)
+        is_sample[samples] = True
+        rest = comps[~is_sample[comps]]
+        log_qz, log_qzd = log_aggregate(posterior, samples, z, rest, N, joint=not normal)
+    q = index_posterior(posterior, samples)
+    if callable(prior) and not isinstance(prior, torch.distributions.Distribution):
+        prior = prior(z)
     if normal:
         log_qz = normal_joint_log_mixture(z, base.loc, base.scale)
     with torch.no_grad():
@@ -96,7 +105,7 @@ def decomposition_terms(posterior, prior, num_samples=None, max_components=200_0
 
 
 def elbo_decomposition(model, data, num_samples=10_000, max_components=200_000, seed=0,
-                       batch_size=1024, progress=True, posterior=None):
+                       batch_size=1024, progress=True, posterior=None, marginals=None):
     """The full-dataset ELBO and its decomposition for a VAE.
 
     Encodes every item (the aggregate posterior needs them all), then estimates the
@@ -110,6 +119,8 @@ def elbo_decomposition(model, data, num_samples=10_000, max_components=200_000, 
     data : GroundTruthData (any dataset with ``images(indices)``)
     posterior : Distribution [N, D], optional
         Every item's posterior, when already encoded (see :func:`encode_dataset`).
+    marginals : SampledMarginals, optional
+        See :func:`decomposition_terms`.
 
     Returns
     -------
@@ -121,7 +132,8 @@ def elbo_decomposition(model, data, num_samples=10_000, max_components=200_000, 
     post = posterior if posterior is not None else encode_dataset(
         model, data, batch_size=batch_size, progress=progress)
     terms, err, per = decomposition_terms(post, lambda z: model.prior.distribution(z),
-                                          num_samples, max_components, seed)
+                                          num_samples, max_components, seed,
+                                          marginals=marginals)
     z, items, ll = per["z"], per["items"], []
     with torch.no_grad():
         for start in range(0, len(items), batch_size):

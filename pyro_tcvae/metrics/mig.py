@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .aggregate import choose_items, log_aggregate
+from .aggregate import choose_items, draw_samples, log_aggregate
 from .posterior import encode_dataset, index_posterior, posterior_location
 
 
@@ -155,7 +155,7 @@ def _resolve(posterior, factors, model, data, factor_names, exclude):
 
 def mig(posterior=None, factors=None, *, model=None, data=None, factor_names=None, exclude=None,
         num_samples=10_000, max_components=200_000, num_bootstrap=200, seed=0,
-        batch_size=1024, progress=True):
+        batch_size=1024, progress=True, marginals=None):
     """The mutual information gap, the paper's estimator.
 
     Parameters
@@ -181,6 +181,11 @@ def mig(posterior=None, factors=None, *, model=None, data=None, factor_names=Non
     num_bootstrap : int
         Bootstrap replicates over the samples for the standard error.
     seed : int
+    marginals : SampledMarginals, optional
+        The samples and their log q(z_j) from
+        :func:`~pyro_tcvae.metrics.aggregate.sampled_marginals` with the same settings
+        (with ``posterior``): the same score, without computing H(z_j) again (the
+        evaluation shares them with the ELBO decomposition).
 
     Returns
     -------
@@ -189,7 +194,13 @@ def mig(posterior=None, factors=None, *, model=None, data=None, factor_names=Non
     factors, factor_names, exclude = _resolve(posterior, factors, model, data, factor_names,
                                               exclude)
     N, K = factors.shape
-    samples, comps, exact = choose_items(N, num_samples, max_components, seed)
+    if marginals is not None:
+        if posterior is None:
+            raise ValueError("marginals= goes with posterior=, not with model= and data=")
+        marginals.check(N, num_samples, max_components, seed)
+        samples, comps, exact = marginals.samples, marginals.components, marginals.exact
+    else:
+        samples, comps, exact = choose_items(N, num_samples, max_components, seed)
     S = len(samples)
     needed = torch.unique(torch.cat([samples, comps]))
     if model is not None:
@@ -200,9 +211,7 @@ def mig(posterior=None, factors=None, *, model=None, data=None, factor_names=Non
         post = index_posterior(posterior, needed)
     pos = torch.full((N,), -1, dtype=torch.long)
     pos[needed] = torch.arange(len(needed))
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        z = index_posterior(post, pos[samples]).sample()  # [S, D]
+    z = marginals.z if marginals is not None else draw_samples(post, pos[samples], seed)
     D = z.shape[1]
     is_sample = torch.zeros(N, dtype=torch.bool)
     is_sample[samples] = True
@@ -214,7 +223,8 @@ def mig(posterior=None, factors=None, *, model=None, data=None, factor_names=Non
         raise ValueError("no factor left to score (all excluded or constant)")
     groups = 1 + sum(int(torch.unique(factors[samples, k]).numel()) for k in included)
     bar = tqdm(total=groups, desc="MIG", disable=not progress, leave=False)
-    L0 = log_aggregate(post, pos[samples], z, pos[rest], N, joint=False)[1].double()
+    L0 = (marginals.log_q_dims if marginals is not None else
+          log_aggregate(post, pos[samples], z, pos[rest], N, joint=False)[1]).double()
     bar.update()
     cond = torch.empty(len(included), S, D, dtype=torch.float64)
     for a, k in enumerate(included):

@@ -264,14 +264,16 @@ def normal_log_mixture(z, loc, scale, log_w_diag, log_w_off, chunk_size=None, jo
     return _NormalLogMixture.apply(z, loc, scale, log_w_diag, log_w_off, chunk)
 
 
-def normal_joint_log_mixture(z, loc, scale, chunks=(1024, 8192)):
+def normal_joint_log_mixture(z, loc, scale, chunks=(64, 4096)):
     """log (1/N) sum_n q(z_s | n) for factorized Normal components, exactly, fast.
 
     The exponent sum_d log N(z_sd; mu_nd, s_nd) is a bilinear form in the features
     (z^2, z, 1) of the sample and (-1/(2 s^2), mu/s^2, const) of the component, so it is
     one float64 matrix product per block (float64 keeps the expanded square exact to
     ~1e-10 even for scales near 1e-4); the logsumexp over components runs in float32
-    after shifting by the running maximum. No gradients.
+    after shifting by the running maximum. No gradients.  Blocks of 64 samples x 4,096
+    components (2 MB of float64 exponents) stay in cache: 1,024 x 8,192 blocks took
+    twice as long on a 2-core CPU.
 
     Parameters
     ----------

@@ -7,6 +7,7 @@ import torch
 
 from ..data import View
 from ..metrics import elbo_decomposition, encode_dataset, mig, mig_histogram
+from ..metrics.aggregate import sampled_marginals
 from ..metrics.posterior import cat_posteriors, model_device
 from .build import load_model, make_dataset
 from .folder import RunFolder, write_json
@@ -35,32 +36,64 @@ def evaluate(run_dir, num_samples=10_000, max_components=200_000, seed=0, data=N
     if items is not None and items < len(data):
         g = torch.Generator().manual_seed(seed)
         data = View(data, torch.randperm(len(data), generator=g)[:items].sort().values)
-    t0 = time.perf_counter()
     with ThreadGovernor(config.threads):  # the cores other processes leave free
-        post = encode_sharded(vae, data, ranks, progress)  # once, for all three
-        if not ranks.main:
-            return None  # rank 0 computes the metrics from the gathered posterior
-        names, exclude = data.factor_names, getattr(data, "mig_exclude", ())
-        paper = hist = None  # a dataset without factors (a folder of images) has no MIG
-        if len(names):
-            paper = mig(post, data.factors, factor_names=names, exclude=exclude,
-                        num_samples=num_samples, max_components=max_components, seed=seed,
-                        progress=progress)
-            hist = mig_histogram(posterior=post, factors=data.factors, factor_names=names,
-                                 exclude=exclude, seed=seed)
-        terms = elbo_decomposition(vae, data, num_samples=num_samples,
-                                   max_components=max_components, seed=seed,
-                                   progress=progress, posterior=post)
-    result = {
+        result = evaluate_model(vae, data, num_samples, max_components, seed, progress, ranks)
+    if result is None:
+        return None  # rank 0 computes the metrics from the gathered posterior
+    result["config"] = config.to_dict()
+    write_json(folder.eval_path if out is None else out, result)
+    return result  # (None on the other ranks of a torch.distributed job)
+
+
+def evaluate_model(vae, data, num_samples=10_000, max_components=200_000, seed=0,
+                   progress=True, ranks=None):
+    """The metrics of :func:`evaluate` for a model and a dataset (no run folder).
+
+    Every item is encoded once; MIG's H(z_j) and the decomposition's q(z_d) are the
+    same numbers and computed once (:func:`~pyro_tcvae.metrics.aggregate.sampled_marginals`).
+    Returns the dict :func:`evaluate` writes (without ``config``), with ``timings``:
+    seconds of each part (``encode``, ``marginals``, ``mig``, ``mig_histogram``,
+    ``decomposition``); None on the ranks other than 0 of a torch.distributed job.
+    """
+    ranks = Ranks.from_env(model_device(vae)) if ranks is None else ranks
+    timings = {}
+    t0 = last = time.perf_counter()
+
+    def lap(name):
+        nonlocal last
+        now = time.perf_counter()
+        timings[name] = now - last
+        last = now
+
+    post = encode_sharded(vae, data, ranks, progress)  # once, for all three
+    if not ranks.main:
+        return None
+    lap("encode")
+    names, exclude = data.factor_names, getattr(data, "mig_exclude", ())
+    # H(z_j) of MIG and q(z_d) of the decomposition: the same samples and numbers
+    shared = sampled_marginals(post, num_samples, max_components, seed)
+    lap("marginals")
+    paper = hist = None  # a dataset without factors (a folder of images) has no MIG
+    if len(names):
+        paper = mig(post, data.factors, factor_names=names, exclude=exclude,
+                    num_samples=num_samples, max_components=max_components, seed=seed,
+                    progress=progress, marginals=shared)
+        lap("mig")
+        hist = mig_histogram(posterior=post, factors=data.factors, factor_names=names,
+                             exclude=exclude, seed=seed)
+        lap("mig_histogram")
+    terms = elbo_decomposition(vae, data, num_samples=num_samples,
+                               max_components=max_components, seed=seed,
+                               progress=progress, posterior=post, marginals=shared)
+    lap("decomposition")
+    return {
         "mig": None if paper is None else paper.as_dict(),
         "mig_histogram": None if hist is None else hist.as_dict(),
         "decomposition": terms,
         "items": len(data),
         "seconds": time.perf_counter() - t0,
-        "config": config.to_dict(),
+        "timings": timings,
     }
-    write_json(folder.eval_path if out is None else out, result)
-    return result  # (None on the other ranks of a torch.distributed job)
 
 
 def encode_sharded(vae, data, ranks, progress=True, batch_size=1024):
