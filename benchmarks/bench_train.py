@@ -1,9 +1,26 @@
-"""Training throughput: pyro-tcvae's training path against a lean PyTorch loop, quiet
-and with a core kept busy by another process.
+"""Training throughput: pyro-tcvae's training path against a lean PyTorch loop and
+against the matrix-product peak of the same step, quiet and with a core kept busy by
+another process.
 
     python benchmarks/bench_train.py                  # batch 256 and 2048, fp32 and bf16
-    python benchmarks/bench_train.py --batch 2048 --steps 12
+    python benchmarks/bench_train.py --batch 2048 --estimator mss mws --no-contended
     python benchmarks/bench_train.py --batch 256 --no-contended
+
+bf16 is left out (with a line saying so) on a CPU without bfloat16 instructions, where
+torch emulates it about 30x slower than fp32; ``--force-bf16`` runs it anyway.
+
+**Share of the matmul peak.**  Before the training tables the script times, in each
+precision, the dense matrix products of one training step of the paper's MLP at the
+batch size, and nothing else: the forward products of the 5 layers, the input
+gradients of the 4 layers above the first and the weight gradients of all 5 (with
+``x`` in float32/bf16 as autocast would cast it).  That time, T_mm, is what the step
+would take if it were only matrix products at the speed this machine reaches on those
+shapes (its "peak"); it prints the GFLOP/s reached (85.2 MFLOP per image-step) and,
+for each runner, T_mm / (seconds per step), the share of the peak.  The encoder's
+first layer takes its binary input from the nonzeros only
+(:class:`pyro_tcvae.models.nets.SparseInputLinear`, 4.3% of dSprites' pixels), so a
+step does fewer floating-point operations than the dense count and the share is a
+dense-equivalent one: it can exceed 1.
 
 Both sides train the paper's dSprites model (MLP 4096-1200-1200-20 / 10-1200-1200-1200-4096,
 Bernoulli likelihood, beta-TCVAE beta=6 with the MSS estimator, Adam lr 1e-3) on the
@@ -62,14 +79,14 @@ Z_DIM, BETA, LR = 10, 6.0, 1e-3
 class Lean:
     """(a): a plain PyTorch beta-TCVAE step on the paper's MLP."""
 
-    def __init__(self, pool, N, B, precision, seed=0):
+    def __init__(self, pool, N, B, precision, seed=0, estimator="mss"):
         torch.manual_seed(seed)
         self.enc, self.dec = build_nets("mlp", (64, 64), Z_DIM, 2)
         params = [*self.enc.parameters(), *self.dec.parameters()]
         self.opt = torch.optim.Adam(params, lr=LR, fused=True)
         self.pool, self.N, self.B = pool, N, B
         self.bf16 = precision == "bf16"
-        self.log_w = log_importance_weights("mss", B, N)
+        self.log_w = log_importance_weights(estimator, B, N)
         self.gen = torch.Generator().manual_seed(seed)
 
     def _net(self, net, x):
@@ -106,9 +123,10 @@ _NAMES = itertools.count()
 class Library:
     """(b): the training path of ``pyro-tcvae train`` (one SVI step per call)."""
 
-    def __init__(self, data, B, precision, seed=0, plain_pyro=False):
+    def __init__(self, data, B, precision, seed=0, plain_pyro=False, estimator="mss"):
         self.config = TrainConfig(dataset="dsprites", beta=BETA, batch_size=B, lr=LR,
-                                  z_dim=Z_DIM, precision=precision, seed=seed).validate()
+                                  z_dim=Z_DIM, precision=precision, seed=seed,
+                                  estimator=estimator).validate()
         pyro.set_rng_seed(seed)
         self.vae = make_model(self.config, data.image_shape, len(data))
         # one name per model in Pyro's param store: runners of one name would step
@@ -203,6 +221,11 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--batch", type=int, nargs="+", default=[256, 2048])
     p.add_argument("--precision", nargs="+", default=["fp32", "bf16"])
+    p.add_argument("--force-bf16", action="store_true",
+                   help="run bf16 even on a CPU without bfloat16 instructions")
+    p.add_argument("--estimator", nargs="+", default=["mss"], choices=["mss", "mws"])
+    p.add_argument("--plain-pyro", action="store_true",
+                   help="add (b) with pyro.optim.Adam and Pyro's validation on every step")
     p.add_argument("--steps", type=int, default=None, help="timed steps per configuration "
                                                            "(default 40 at 256, 10 at 2048)")
     p.add_argument("--warmup", type=int, default=3)
@@ -228,40 +251,96 @@ def main(argv=None):
         contended(args.contended)
 
 
+#: (in, out) of the paper's MLP layers: encoder 4096-1200-1200-20, decoder 10-1200x3-4096
+MLP_LAYERS = ((4096, 1200), (1200, 1200), (1200, 2 * Z_DIM),
+              (Z_DIM, 1200), (1200, 1200), (1200, 1200), (1200, 4096))
+#: multiply-adds per image of one step: forward, input gradient, weight gradient
+MACS_PER_IMAGE = 3 * sum(a * b for a, b in MLP_LAYERS)
+
+
+def matmul_seconds(B, precision, repeats=5):
+    """Seconds of the dense matrix products of one training step at batch B (median of
+    ``repeats``): per layer the forward ``x @ W.T``, the weight gradient ``g.T @ x`` and
+    (above the encoder's first layer, whose input needs none) the input gradient
+    ``g @ W``; bf16 operands under ``precision="bf16"``, as autocast casts them."""
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    gen = torch.Generator().manual_seed(0)
+    ops = []
+    for i, (a, b) in enumerate(MLP_LAYERS):
+        x = torch.randn(B, a, generator=gen).to(dtype)
+        w = torch.randn(b, a, generator=gen).to(dtype)
+        g = torch.randn(B, b, generator=gen).to(dtype)
+        ops.append((lambda x=x, w=w: x @ w.t()))
+        ops.append((lambda x=x, g=g: g.t() @ x))
+        if i != 0:
+            ops.append((lambda w=w, g=g: g @ w))
+    for op in ops:  # warm-up
+        op()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        for op in ops:
+            op()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
 def quiet_tables(args):
+    from pyro_tcvae.runs.host import cpu_has_bf16
+
     torch.manual_seed(0)
     data = DSprites()
     pick = torch.randperm(len(data))[:args.pool].numpy()
     pool = data.images(torch.from_numpy(pick), dtype=torch.uint8).reshape(len(pick), -1)
+    precisions = list(args.precision)
+    if "bf16" in precisions and cpu_has_bf16() is False and not args.force_bf16:
+        precisions.remove("bf16")
+        print("bf16 left out: this CPU has no bfloat16 instructions (no avx512_bf16, amx_bf16 "
+              "or bf16 flag), so torch emulates bf16 about 30x slower than fp32 "
+              "(--force-bf16 runs it anyway)")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"N = {len(data):,}, pool for (a) {len(pool):,} images")
-    print(f"{'batch':>6} {'precision':>9} {'(a) lean s/step':>16} {'(a) img/s':>10} "
-          f"{'(b) library s/step':>19} {'(b) img/s':>10} {'(b)/(a)':>8}")
+    flop = 2 * MACS_PER_IMAGE
+    peaks = {}
+    for B in args.batch:
+        for prec in precisions:
+            peaks[B, prec] = matmul_seconds(B, prec)
+            print(f"matmul peak, batch {B} {prec}: the step's dense products take "
+                  f"{peaks[B, prec]:.4f} s, {B * flop / peaks[B, prec] / 1e9:.0f} GFLOP/s "
+                  f"({flop / 1e6:.1f} MFLOP per image-step)", flush=True)
+    print(f"{'batch':>6} {'precision':>9} {'estimator':>9} {'(a) lean s/step':>16} "
+          f"{'(a) img/s':>10} {'(a) peak':>9} {'(b) library s/step':>19} {'(b) img/s':>10} "
+          f"{'(b) peak':>9} {'(b)/(a)':>8}")
     rows = {}
     for B in args.batch:
         runners = {}
-        for prec in args.precision:
-            runners[("a", prec)] = Lean(pool, len(data), B, prec)
-            runners[("b", prec)] = Library(data, B, prec)
-        if "fp32" in args.precision:
-            runners[("b", "fp32 pyro.optim.Adam")] = Library(data, B, "fp32", plain_pyro=True)
+        for prec in precisions:
+            for est in args.estimator:
+                runners[("a", prec, est)] = Lean(pool, len(data), B, prec, estimator=est)
+                runners[("b", prec, est)] = Library(data, B, prec, estimator=est)
+        if "fp32" in precisions and args.plain_pyro:
+            runners[("b", "fp32", "pyro")] = Library(data, B, "fp32", plain_pyro=True)
         steps = args.steps or (40 if B <= 512 else 10)
         med = time_round_robin(runners, steps, args.warmup)
-        for prec in args.precision:
-            a, b = med[("a", prec)], med[("b", prec)]
-            rows[(B, prec)] = (a, b)
-            print(f"{B:>6} {prec:>9} {a:>16.4f} {B / a:>10.0f} {b:>19.4f} {B / b:>10.0f} "
-                  f"{a / b:>8.3f}", flush=True)
-        if "fp32" in args.precision:
-            a, b = med[("a", "fp32")], med[("b", "fp32 pyro.optim.Adam")]
-            print(f"{B:>6} {'fp32':>9} {'':>16} {'':>10} {b:>19.4f} {B / b:>10.0f} "
-                  f"{a / b:>8.3f}  <- (b) with pyro.optim.Adam and Pyro's validation on",
-                  flush=True)
-    if "fp32" in args.precision and "bf16" in args.precision:
+        for prec in precisions:
+            for est in args.estimator:
+                a, b = med[("a", prec, est)], med[("b", prec, est)]
+                rows[(B, prec, est)] = (a, b)
+                pk = peaks[B, prec]
+                print(f"{B:>6} {prec:>9} {est:>9} {a:>16.4f} {B / a:>10.0f} {pk / a:>9.2f} "
+                      f"{b:>19.4f} {B / b:>10.0f} {pk / b:>9.2f} {a / b:>8.3f}", flush=True)
+        if ("b", "fp32", "pyro") in med:
+            a, b = med[("a", "fp32", args.estimator[0])], med[("b", "fp32", "pyro")]
+            print(f"{B:>6} {'fp32':>9} {'mss':>9} {'':>16} {'':>10} {'':>9} {b:>19.4f} "
+                  f"{B / b:>10.0f} {peaks[B, 'fp32'] / b:>9.2f} {a / b:>8.3f}  <- (b) with "
+                  f"pyro.optim.Adam and Pyro's validation on", flush=True)
+    if "fp32" in precisions and "bf16" in precisions:
         for B in args.batch:
-            fa, fb = rows[(B, "fp32")]
-            ba, bb = rows[(B, "bf16")]
-            print(f"bf16 / fp32 speed-up at batch {B}: (a) {fa / ba:.2f}x, (b) {fb / bb:.2f}x")
+            for est in args.estimator:
+                fa, fb = rows[(B, "fp32", est)]
+                ba, bb = rows[(B, "bf16", est)]
+                print(f"bf16 / fp32 speed-up at batch {B} ({est}): (a) {fa / ba:.2f}x, "
+                      f"(b) {fb / bb:.2f}x; matmul peak {peaks[B, 'fp32'] / peaks[B, 'bf16']:.2f}x")
     if args.elbo_steps:
         compare_elbo(data, args.elbo_steps, args.elbo_batch, args.elbo_seeds)
 

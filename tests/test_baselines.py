@@ -106,6 +106,31 @@ def test_the_vae_step_never_trains_the_discriminator_nor_its_update_the_vae(one_
     assert terms["objective"] == pytest.approx(terms["elbo"] - 10.0 * terms["tc_discriminator"])
 
 
+def test_factorvae_runs_its_discriminator_at_the_vaes_precision(one_thread):
+    data = NonlinearFactors()
+    x, idx = data.images(torch.arange(64)), torch.arange(64)
+    seen = {}
+    for precision in ("fp32", "bf16"):
+        disc = discriminator_mlp(3, hidden=16, layers=2)
+        dtypes = []
+        disc[0].register_forward_hook(lambda m, i, o: dtypes.append(o.dtype))
+        elbo = TraceFactorVAE_ELBO(gamma=10.0, discriminator=disc, precision=precision)
+        before = {k: v.clone() for k, v in disc.state_dict().items()}
+        pyro.clear_param_store()
+        vae = _small_vae(data)
+        elbo.loss_and_grads(vae.model, vae.guide, x, idx)
+        # D's passes (the VAE's loss, its own update on real and permuted codes)
+        assert len(dtypes) == 3
+        seen[precision] = set(dtypes)
+        assert all(p.dtype == torch.float32 for p in disc.parameters())
+        assert any(not torch.equal(v, disc.state_dict()[k]) for k, v in before.items())
+        assert math.isfinite(elbo.last_terms["tc_discriminator"])
+        assert math.isfinite(elbo.last_terms["discriminator_loss"])
+    assert seen == {"fp32": {torch.float32}, "bf16": {torch.bfloat16}}
+    with pytest.raises(ValueError, match="precision"):
+        TraceFactorVAE_ELBO(precision="fp16")
+
+
 def test_factorvae_refuses_what_it_cannot_do():
     data = NonlinearFactors()
     vae = _small_vae(data)

@@ -64,6 +64,11 @@ class TraceFactorVAE_ELBO(TraceTC_ELBO):
         z [B, D] -> two logits [B, 2] (real, permuted).  Default: built at the first
         step with :func:`discriminator_mlp` on the latent's size.
     discriminator_lr, discriminator_betas : its Adam's (Kim & Mnih: 1e-4, (0.5, 0.9)).
+    precision : {"fp32", "bf16"}
+        "bf16" runs D (its forward passes for the VAE's loss and for its own update,
+        and their backward passes) under bfloat16 autocast, as the VAE's networks run
+        with ``VAE(precision="bf16")``; its logits are cast to float32 before the TC
+        estimate and the cross-entropy, and its parameters and Adam state stay float32.
     estimator, dataset_size, data_plate, **elbo_kwargs :
         As in :class:`~pyro_tcvae.TraceTC_ELBO`: the MSS (or MWS) estimate of the same
         batch's TC is reported beside the discriminator's, so the two can be compared.
@@ -80,9 +85,12 @@ class TraceFactorVAE_ELBO(TraceTC_ELBO):
 
     def __init__(self, gamma=35.0, discriminator=None, discriminator_lr=1e-4,
                  discriminator_betas=(0.5, 0.9), estimator="mss", dataset_size=None,
-                 data_plate=None, **elbo_kwargs):
+                 data_plate=None, precision="fp32", **elbo_kwargs):
         if not float(gamma) >= 0:
             raise ValueError(f"gamma must be >= 0, got {gamma!r}")
+        if precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
+        self.precision = precision
         super().__init__(estimator=estimator, dataset_size=dataset_size,
                          data_plate=data_plate, **elbo_kwargs)
         self.gamma = float(gamma)
@@ -126,6 +134,16 @@ class TraceFactorVAE_ELBO(TraceTC_ELBO):
         self.discriminator.load_state_dict(state["discriminator"])
         self.discriminator_optim.load_state_dict(state["optim"])
 
+    def _logits(self, z, disc, params=None):
+        """D's logits [..., 2] of codes z [..., D] (with ``params`` in place of its own
+        when given), under bf16 autocast when ``precision="bf16"``; float32 out."""
+        def run():
+            return disc(z) if params is None else functional_call(disc, params, (z,))
+        if self.precision == "fp32":
+            return run()
+        with torch.autocast(z.device.type, dtype=torch.bfloat16):
+            return run().float()
+
     # ------------------------------------------------------------------ the objective
     def _mixture_grad(self):
         return False  # the MSS terms are reported, not weighted
@@ -137,7 +155,7 @@ class TraceFactorVAE_ELBO(TraceTC_ELBO):
                              "needs a batch of at least 2")
         disc = self._discriminator_for(z)
         fixed = {k: v.detach() for k, v in disc.named_parameters()}        # the VAE's step
-        logits = functional_call(disc, fixed, (z,))                         # never trains D
+        logits = self._logits(z, disc, fixed)                               # never trains D
         tc_d = logits[..., 0] - logits[..., 1]                              # [R, B]
         if torch.is_grad_enabled():  # a training step: D learns from every particle's codes
             self._codes.append(z.detach().reshape(-1, z.shape[-1]))
@@ -178,10 +196,11 @@ class TraceFactorVAE_ELBO(TraceTC_ELBO):
         fake_source = real if second_batch is None else self._codes_of(guide, second_batch, {})
         fake = permute_dims(fake_source)
         disc = self.discriminator
-        logits_real, logits_fake = disc(real), disc(fake)
-        ones = torch.zeros(len(real), dtype=torch.long, device=real.device)     # class 0: real
-        zeros = torch.ones(len(fake), dtype=torch.long, device=fake.device)     # class 1: permuted
-        d_loss = 0.5 * (F.cross_entropy(logits_real, ones) + F.cross_entropy(logits_fake, zeros))
+        logits_real, logits_fake = self._logits(real, disc), self._logits(fake, disc)
+        real_class = torch.zeros(len(real), dtype=torch.long, device=real.device)   # class 0
+        permuted_class = torch.ones(len(fake), dtype=torch.long, device=fake.device)  # class 1
+        d_loss = 0.5 * (F.cross_entropy(logits_real, real_class)
+                        + F.cross_entropy(logits_fake, permuted_class))
         self.discriminator_optim.zero_grad(set_to_none=True)
         d_loss.backward()
         self.discriminator_optim.step()

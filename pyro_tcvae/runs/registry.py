@@ -155,7 +155,8 @@ def _tc_family(config, dataset_size, z_dim, total_steps):
 
 def _factorvae(config, dataset_size, z_dim, total_steps):
     return TraceFactorVAE_ELBO(gamma=config.gamma, discriminator=discriminator_mlp(z_dim),
-                               estimator=config.estimator, dataset_size=dataset_size)
+                               estimator=config.estimator, dataset_size=dataset_size,
+                               precision=config.precision)
 
 
 def _annealed(config, dataset_size, z_dim, total_steps):
