@@ -59,7 +59,7 @@ def _transposed(weight):
     if (cached is not None and cached[0] is weight and cached[1] == weight._version
             and not torch.is_grad_enabled()):
         return cached[2]
-    wt = weight.detach().t()
+    wt = weight.detach().t().contiguous()
     _TRANSPOSED[0] = None if torch.is_grad_enabled() else (weight, weight._version, wt)
     return wt
 
