@@ -38,7 +38,7 @@ def test_training_with_fused_adam_follows_the_dense_layer():
     from pyro_tcvae.models.nets import MLP
 
     torch.manual_seed(0)
-    sparse = MLP(256, 6, hidden=(32,), sparse_input=True)
+    sparse = MLP(256, 6, hidden=(32,), first=SparseInputLinear)
     dense = MLP(256, 6, hidden=(32,))
     dense.load_state_dict(sparse.state_dict())
     x = (torch.rand(64, 256, generator=torch.Generator().manual_seed(2)) < 0.05).float()

@@ -209,3 +209,28 @@ def test_grouped_adam_applies_a_transposed_gradient_to_the_right_entries():
             optim([unconstrained])
         out[name] = unconstrained.detach().clone()
     torch.testing.assert_close(out["grouped"], out["plain"])
+
+
+@pytest.mark.parametrize("arch", ["small_mlp", "mlp"])
+def test_bf16_keeps_the_latent_end_of_both_networks_in_float32(arch):
+    # the posterior's parameters and the decoder's reading of z are what the TC
+    # estimate is delicate about; the layers between them run in bfloat16
+    from pyro_tcvae.models.nets import Float32Linear
+
+    torch.manual_seed(0)
+    shape = (64, 64) if arch == "mlp" else (12,)
+    vae = VAE(x_shape=shape, z_dim=3, arch=arch, precision="bf16")
+    seen = {}
+    for name, module in [*vae.encoder.named_modules(prefix="encoder"),
+                         *vae.decoder.named_modules(prefix="decoder")]:
+        if isinstance(module, torch.nn.Linear):
+            module.register_forward_hook(
+                lambda m, i, o, name=name: seen.__setitem__(name, (type(m), o.dtype)))
+    x = (torch.rand(8, *shape) < 0.05).float()
+    with torch.no_grad():
+        vae.decode(vae.encode(x).loc)
+    enc = [v for k, v in seen.items() if k.startswith("encoder")]
+    dec = [v for k, v in seen.items() if k.startswith("decoder")]
+    assert enc[-1] == (Float32Linear, torch.float32)
+    assert dec[0] == (Float32Linear, torch.float32)
+    assert {dtype for _, dtype in enc[1:-1] + dec[1:]} == {torch.bfloat16}
