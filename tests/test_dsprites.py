@@ -200,3 +200,18 @@ def test_missing_file_errors(tmp_path, monkeypatch):
 def test_all_images_at_once_is_refused_with_the_fix(dsprites):
     with pytest.raises(ValueError, match="would take 11.2 GiB.*Batches"):
         dsprites.images()
+
+
+def test_rendering_says_why_where_and_how_big(tmp_path, monkeypatch, capsys):
+    import pyro_tcvae.data.dsprites as ds
+
+    monkeypatch.setenv("PYRO_TCVAE_CACHE", str(tmp_path))
+    monkeypatch.delenv("PYRO_TCVAE_DSPRITES", raising=False)
+    monkeypatch.setattr(ds, "render_all", lambda progress: np.zeros((ds.NUM_IMAGES, ds.ROW_BYTES),
+                                                                    np.uint8))
+    ds.DSprites(progress=True)
+    err = capsys.readouterr().err
+    assert "no dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz found" in err
+    assert "PYRO_TCVAE_DSPRITES" in err and str(tmp_path) in err and "360 MB" in err
+    ds.DSprites(progress=True)  # from the cache: nothing to say
+    assert capsys.readouterr().err == ""

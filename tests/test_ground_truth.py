@@ -115,3 +115,23 @@ def test_nonlinear_factors_grid():
         other = d.factors.clone()
         other[:, k] = (other[:, k] + 1) % d.factor_sizes[k]
         assert (d.images_for_factors(other) - x).norm(dim=1).mean() > 0.1 * math.sqrt(7)
+
+
+def test_uint8_images_keep_grey_levels_and_refuse_what_has_no_byte_form(sprites):
+    from pyro_tcvae.data.ground_truth import GroundTruthData
+
+    class Grey(GroundTruthData):  # grey levels in [0, 1], as the colour sets give
+        factor_names, factor_sizes, image_shape = ("a",), (4,), (2, 2)
+        factors = torch.arange(4)[:, None]
+
+        def _observations(self, idx):
+            return idx[:, None, None].float().expand(-1, 2, 2) / 3
+
+    grey = Grey()
+    assert grey.images(dtype=torch.uint8)[:, 0, 0].tolist() == [0, 85, 170, 255]
+    binary = sprites.images(torch.arange(50), dtype=torch.uint8)
+    assert set(binary.unique().tolist()) <= {0, 1}  # binary sets stay 0/1
+    assert torch.equal(binary.float(), sprites.images(torch.arange(50)))
+    assert sprites.images(dtype=torch.uint8).shape == (len(sprites), 32, 32)
+    with pytest.raises(ValueError, match="outside|values in"):
+        NonlinearFactors().images(torch.arange(10), dtype=torch.uint8)

@@ -19,6 +19,7 @@ import hashlib
 import json
 import math
 import os
+import sys
 import zipfile
 import zlib
 from pathlib import Path
@@ -231,12 +232,20 @@ class DSprites(GroundTruthData):
             bits = np.load(target, mmap_mode="r")
             if bits.shape == (NUM_IMAGES, ROW_BYTES):
                 return bits
+        if progress:
+            print(f"dSprites: no {FILENAME} found (pass path=, set ${ENV_FILE}, or put it in "
+                  f"{cache_dir()}), so the {NUM_IMAGES:,} images are rendered (about 20 s)"
+                  + (f"; the rendered set ({NUM_IMAGES * ROW_BYTES / 2**20:.0f} MB) is kept "
+                     f"in {target} for the next start" if cache else ""),
+                  file=sys.stderr, flush=True)
         bits = render_all(progress)
         if cache:
             try:
                 atomic_save(target, bits)
-            except OSError:
-                pass  # a read-only cache folder only costs the next start a render
+            except OSError as e:  # a read-only cache folder only costs the next start a render
+                if progress:
+                    print(f"dSprites: could not keep the rendered set in {target} ({e}); "
+                          f"the next start renders again", file=sys.stderr)
         return bits
 
     @staticmethod

@@ -60,9 +60,11 @@ class GroundTruthData:
         """Observations of the items ``indices`` (all when None), ``[n, *image_shape]``.
 
         Binary images come as 0./1. floats; convert per batch, never the whole set.
+        ``dtype=torch.uint8``: binary images as 0/1, grey or colour levels in [0, 1] as
+        0..255 (rounded); observations outside [0, 1] are refused.
         """
         if indices is None:
-            size = len(self) * math.prod(self.image_shape) * torch.finfo(dtype).bits // 8
+            size = len(self) * math.prod(self.image_shape) * torch.empty((), dtype=dtype).element_size()
             if size > 2**31:
                 raise ValueError(
                     f"images() of all {len(self)} items would take {size / 2**30:.1f} GiB as "
@@ -70,6 +72,8 @@ class GroundTruthData:
                 )
             indices = torch.arange(len(self))
         obs = self._observations(self._check_indices(indices))
+        if dtype == torch.uint8 and obs.is_floating_point():
+            return _as_bytes(obs)
         return obs.to(dtype)
 
     def values(self, factors=None):
@@ -189,6 +193,16 @@ class GroundTruthData:
 
     def describe(self):
         return ", ".join(f"{n} ({s})" for n, s in zip(self.factor_names, self.factor_sizes))
+
+
+def _as_bytes(obs):
+    """Float observations in [0, 1] as uint8 0..255 (a plain cast would truncate every
+    grey level to 0); other values have no byte form."""
+    if obs.numel() and not bool(((obs >= 0) & (obs <= 1)).all()):
+        raise ValueError(f"images(dtype=torch.uint8) maps [0, 1] to 0..255, but these "
+                         f"observations have values in [{float(obs.min()):g}, "
+                         f"{float(obs.max()):g}]; ask for a float dtype")
+    return obs.mul(255).round_().to(torch.uint8)
 
 
 def _combined_key(factors, sizes):

@@ -197,16 +197,19 @@ def plot_training_curves(records, path=None):
     discriminator TC beside the minibatch TC when the records have it."""
     plt = _plt(path)
     steps = [r["step"] for r in records]
+    # a line through one point draws nothing: few points are drawn as markers too
+    mark = {"marker": "o", "ms": 4} if len(records) < 20 else {}
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
-    axes[0].plot(steps, [r["elbo"] for r in records], label="ELBO")
-    axes[0].plot(steps, [r["log_likelihood"] for r in records], label="log p(x|z)", alpha=0.7)
+    axes[0].plot(steps, [r["elbo"] for r in records], label="ELBO", **mark)
+    axes[0].plot(steps, [r["log_likelihood"] for r in records], label="log p(x|z)", alpha=0.7,
+                 **mark)
     axes[0].set_xlabel("step")
     axes[0].set_ylabel("nats per item")
     axes[0].legend(fontsize=8)
     for k, label in (("mi", "index-code MI"), ("tc", "total correlation"),
                      ("dwkl", "dimension-wise KL"), ("tc_discriminator", "TC (discriminator)")):
         if k in records[0]:  # the discriminator's estimate is FactorVAE's
-            axes[1].plot(steps, [r[k] for r in records], label=label)
+            axes[1].plot(steps, [r[k] for r in records], label=label, **mark)
     axes[1].set_xlabel("step")
     axes[1].set_ylabel("nats per item (minibatch estimate)")
     axes[1].legend(fontsize=8)
