@@ -324,3 +324,17 @@ def test_bad_input_names_the_fix(name):
     else:
         with pytest.raises(ValueError, match=r"num_train=26, num_test=14"):
             fn(IDENTITY[small], F[small], **kw)
+
+
+def test_modularity_standard_error_is_small_for_clean_codes_with_collapsed_dims():
+    # a clean identity code, then the same with two collapsed dimensions whose codes
+    # are all equal (a constant mean): their MI is exactly 0, not round-off, so they
+    # score 0 every time and the standard error stays small (it was ~0.2 before)
+    ident = modularity(IDENTITY[:, :K], F, **SPLIT)
+    assert ident.score >= 0.9 and 0 < ident.stderr < 0.05
+    collapsed = np.concatenate([IDENTITY[:, :K], np.zeros((len(F), 2))], 1)
+    r = modularity(collapsed, F, **SPLIT)
+    assert (r.mi[K:] == 0).all() and (r.per_dimension[K:] == 0).all()
+    assert r.score == pytest.approx(ident.score * K / (K + 2))
+    assert 0 < r.stderr < 0.05
+    assert (discrete_mi(discretize(np.full((50, 1), 3.0)), F[:50]) == 0).all()

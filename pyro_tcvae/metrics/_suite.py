@@ -185,7 +185,10 @@ def discrete_mi(binned, f, weights=None):
     Returns
     -------
     ndarray [D, K], or [B, D, K] with weights: sum_{a,v} p(a, v) log p(a, v) / (p(a) p(v))
-    of the (weighted) empirical joint distribution.
+    of the (weighted) empirical joint distribution.  Values below 1e-12 nats are set to
+    exactly 0: they are round-off (a column with one occupied bin, e.g. a collapsed
+    dimension whose codes are all equal, has MI 0, but its p(a) sums to 1 +- 1e-16 and
+    the sum comes out as +-2e-16), and modularity divides by the largest MI of a row.
     """
     w = np.ones((1, len(f))) if weights is None else np.atleast_2d(weights)
     B, N = w.shape
@@ -203,6 +206,7 @@ def discrete_mi(binned, f, weights=None):
         nz = p > 0
         out[..., k] = np.where(nz, p * np.log(np.where(nz, p, 1) / np.where(nz, outer, 1)),
                                0).sum((2, 3))
+    out[out < 1e-12] = 0.0  # round-off: MI >= 0, and a constant column has exactly 0
     return out[0] if weights is None else out
 
 
