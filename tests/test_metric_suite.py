@@ -338,3 +338,12 @@ def test_modularity_standard_error_is_small_for_clean_codes_with_collapsed_dims(
     assert r.score == pytest.approx(ident.score * K / (K + 2))
     assert 0 < r.stderr < 0.05
     assert (discrete_mi(discretize(np.full((50, 1), 3.0)), F[:50]) == 0).all()
+
+
+def test_dci_in_worker_processes_is_what_one_process_gives():
+    one = dci(ROTATED, F, n_jobs=1, **DCI_SPLIT)
+    two = dci(ROTATED, F, n_jobs=2, **DCI_SPLIT)
+    assert np.array_equal(one.importance, two.importance)
+    assert (one.score, one.stderr, one.completeness, one.informativeness,
+            one.informativeness_stderr) == (two.score, two.stderr, two.completeness,
+                                            two.informativeness, two.informativeness_stderr)
