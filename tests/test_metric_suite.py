@@ -347,3 +347,70 @@ def test_dci_in_worker_processes_is_what_one_process_gives():
     assert (one.score, one.stderr, one.completeness, one.informativeness,
             one.informativeness_stderr) == (two.score, two.stderr, two.completeness,
                                             two.informativeness, two.informativeness_stderr)
+
+
+# --- the suite by name, its subset and its codes file ------------------------------------
+from pyro_tcvae.metrics import load_codes, save_codes, score_codes, score_suite  # noqa: E402
+from pyro_tcvae.metrics.suite import (SUITE, parse_metrics, subset_codes,  # noqa: E402
+                                      suite_subset)
+
+SMALL_SUITE = {"beta_vae": DRAWS, "factor_vae": DRAWS, "dci": DCI_SPLIT, "sap": SPLIT,
+               "modularity": SPLIT}
+
+
+def test_score_suite_is_each_metric_by_name_with_its_time():
+    out = score_suite(IDENTITY, F, metrics=["sap", "beta_vae"], options=SMALL_SUITE, seed=3)
+    assert set(out) == {"sap", "beta_vae", "timings"} and set(out["timings"]) == {"sap",
+                                                                                 "beta_vae"}
+    assert out["sap"] == sap(IDENTITY, F, seed=3, **SPLIT).as_dict()
+    assert out["beta_vae"] == beta_vae_score(IDENTITY, F, seed=3, **DRAWS).as_dict()
+    assert all(t > 0 for t in out["timings"].values())
+    with pytest.raises(ValueError, match="unknown suite metric 'mig'.*beta_vae, factor_vae, "
+                                         "dci, sap, modularity"):
+        score_suite(IDENTITY, F, metrics=["sap", "mig"])
+    # fewer items than the protocol's 10,000 + 5,000: both sizes scaled down, 2 : 1
+    mod = score_suite(IDENTITY, F, metrics=["modularity"])["modularity"]
+    assert (mod["num_train"], mod["num_test"]) == (1280, 640) and mod["score"] >= 0.5
+    # a metric's bad input raises, or is recorded as that metric's error
+    with pytest.raises(ValueError, match="single value"):
+        score_suite(IDENTITY, np.zeros_like(F), metrics=["sap"])
+    out = score_suite(IDENTITY, np.zeros_like(F), metrics=["sap"], errors="record")
+    assert "single value" in out["sap"]["error"]
+
+
+def test_parse_metrics_takes_mig_all_and_lists():
+    assert parse_metrics(None) == parse_metrics("mig") == ()
+    assert parse_metrics("all") == parse_metrics("mig,all") == SUITE
+    assert parse_metrics("mig, sap,dci") == ("dci", "sap")  # the suite's order
+    assert parse_metrics(["modularity", "beta_vae"]) == ("beta_vae", "modularity")
+    with pytest.raises(ValueError, match=r"unknown metric 'dcii': choose from mig, beta_vae, "
+                                         r"factor_vae, dci, sap, modularity .*or all"):
+        parse_metrics("mig,dcii")
+
+
+def test_the_subset_and_its_codes_file_round_trip(tmp_path):
+    n = len(F)
+    a, b = suite_subset(n, 500, seed=1), suite_subset(n, 500, seed=2)
+    assert len(a) == len(torch.unique(a)) == 500 and torch.equal(a, a.sort().values)
+    assert torch.equal(a, suite_subset(n, 500, seed=1)) and not torch.equal(a, b)
+    assert torch.equal(suite_subset(n, 15_000), torch.arange(n))  # all items fit
+    loc = torch.as_tensor(IDENTITY, dtype=torch.float32)
+    post = dist.Normal(loc, 0.1 + loc.abs())
+    parent = torch.arange(n) * 3 + 7  # the items' indices in a larger dataset
+    codes = subset_codes(post, torch.as_tensor(F), ("a", "b", "c", "d"), SIZES, items=500,
+                         seed=1, dataset_indices=parent)
+    assert codes["loc"].dtype == np.float16 and codes["loc"].shape == (500, IDENTITY.shape[1])
+    assert np.array_equal(codes["loc"], loc[a].numpy().astype(np.float16))
+    assert np.array_equal(codes["scale"], (0.1 + loc[a].abs()).numpy().astype(np.float16))
+    assert np.array_equal(codes["indices"], parent[a].numpy())
+    assert np.array_equal(codes["factors"], F[a.numpy()]) and codes["factors"].dtype == np.uint8
+    save_codes(tmp_path / "x.codes.npz", codes)
+    back = load_codes(tmp_path / "x.codes.npz")
+    assert back["factor_names"] == ("a", "b", "c", "d") and back["seed"] == 1
+    for k in ("loc", "scale", "indices", "factors", "factor_sizes"):
+        assert np.array_equal(back[k], codes[k]) and back[k].dtype == codes[k].dtype, k
+    options = {"sap": dict(num_train=300, num_test=200), "beta_vae": dict(num_train=500,
+                                                                          num_eval=300)}
+    one, two = (score_codes(c, ["beta_vae", "sap"], options) for c in (codes, back))
+    assert {k: v for k, v in one.items() if k != "timings"} == \
+        {k: v for k, v in two.items() if k != "timings"}

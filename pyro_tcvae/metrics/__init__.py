@@ -10,6 +10,7 @@ from .mig import MIGResult, factor_entropy, mig, mig_ceiling, mig_histogram, mig
 from .modularity import ModularityResult, modularity, modularity_from_mi
 from .posterior import cat_posteriors, encode_dataset, index_posterior, posterior_location
 from .sap import SAPResult, sap, sap_from_matrix
+from .suite import load_codes, save_codes, score_codes, score_suite
 
 __all__ = [
     "BetaVAEResult",
@@ -28,6 +29,7 @@ __all__ = [
     "factor_entropy",
     "factor_vae_score",
     "index_posterior",
+    "load_codes",
     "mig",
     "mig_ceiling",
     "mig_histogram",
@@ -37,4 +39,7 @@ __all__ = [
     "posterior_location",
     "sap",
     "sap_from_matrix",
+    "save_codes",
+    "score_codes",
+    "score_suite",
 ]
