@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from .runs import CHOICES, DATASETS, OBJECTIVES, RunError, RunFolder, TrainConfig
+from .metrics.suite import SUITE, SUITE_ITEMS
 from .runs.config import field_type
 from .runs.registry import BUILTIN_DATASET
 from .runs.sweep import DEFAULT_GRID
@@ -100,7 +101,8 @@ def build_parser():
                         "per process)")
 
     p = sub.add_parser("evaluate", help="MIG (both variants) and the ELBO decomposition of a "
-                                        "run, written to RUN_DIR/eval.json")
+                                        "run (--metrics all: the field's whole suite), "
+                                        "written to RUN_DIR/eval.json")
     p.add_argument("run_dir", type=Path)
     p.add_argument("--num-samples", type=int, default=10_000, help="default 10000")
     p.add_argument("--max-components", type=int, default=200_000,
@@ -109,6 +111,14 @@ def build_parser():
     p.add_argument("--seed", type=int, default=0, help="default 0")
     p.add_argument("--nproc", type=int, default=None,
                    help="share the encoding out over N processes (torchrun)")
+    p.add_argument("--metrics", default="mig", metavar="NAMES",
+                   help="mig (default: MIG, histogram MIG, MIG-sup and the ELBO "
+                        "decomposition, always computed), all, or a comma-separated "
+                        "list adding metrics of the suite: " + ", ".join(SUITE) +
+                        " (on a fixed subset of --suite-items items; their codes go to "
+                        "RUN_DIR/eval_codes.npz)")
+    p.add_argument("--suite-items", type=int, default=SUITE_ITEMS,
+                   help=f"items of the suite's fixed subset (default {SUITE_ITEMS})")
     p.add_argument("--quiet", action="store_true")
 
     p = sub.add_parser("plot", help="traversals, reconstructions, latents vs factors, "
@@ -173,6 +183,10 @@ def build_parser():
     p.add_argument("--pool-from", type=float, default=4.0,
                    help="pool paired differences over hyperparameter values >= this "
                         "(default 4)")
+    p.add_argument("--rescore", action="store_true",
+                   help="first compute the metric suite again for every record with a "
+                        "codes file beside it (<record>.codes.npz), from that file alone, "
+                        "and write the results into the records")
     return parser
 
 
@@ -273,17 +287,21 @@ def _sweep(args):
 
 
 def _evaluate(args):
+    from .metrics.suite import parse_metrics
     from .runs import evaluate, format_eval
+    from .runs.evaluate import codes_path_for
 
+    metrics = parse_metrics(args.metrics)  # a bad name fails before torchrun starts
     if args.nproc is not None and "RANK" not in os.environ:
         return _launch(args.nproc, args.argv)
     result = evaluate(args.run_dir, num_samples=args.num_samples,
                       max_components=args.max_components or None, seed=args.seed,
-                      progress=not args.quiet)
+                      progress=not args.quiet, metrics=metrics, suite_items=args.suite_items)
     if result is None:  # another rank of a torch.distributed job: rank 0 reports
         return 0
     print(format_eval(result))
-    print(f"written: {RunFolder(args.run_dir).eval_path}")
+    path = RunFolder(args.run_dir).eval_path
+    print(f"written: {path}" + (f", {codes_path_for(path)}" if metrics else ""))
     return 0
 
 
@@ -325,7 +343,11 @@ def _study(args):
 
 def _report(args):
     from .runs import report
+    from .runs.report import rescore
 
+    if args.rescore:
+        for folder in args.results_dir:
+            rescore(folder)
     print(report(args.results_dir, pool_from=args.pool_from, out=args.out))
     return 0
 

@@ -165,3 +165,37 @@ def test_one_train_command_builds_the_dataset_and_the_model_once(tmp_path, capsy
     assert code == 0, err
     assert "figures:" in out and (tmp_path / "r" / "eval.json").is_file()
     assert counts == {"data": 1, "model": 1}
+
+
+def test_evaluate_adds_the_metric_suite_on_request(tmp_path, capsys):
+    import json
+
+    import numpy as np
+
+    from pyro_tcvae.metrics import load_codes
+
+    run = tmp_path / "r"
+    code, _, err = run_cli(capsys, "train", *SMALL, "--out", run)
+    assert code == 0, err
+    code, _, err = run_cli(capsys, "evaluate", run, "--metrics", "mig,dcii", "--quiet")
+    assert code == 2 and "unknown metric 'dcii'" in err and "beta_vae" in err and "all" in err
+    assert not (run / "eval.json").exists()
+    # default: today's evaluation, no suite and no codes file
+    code, out, err = run_cli(capsys, "evaluate", run, "--num-samples", "300", "--quiet")
+    assert code == 0, err
+    assert "suite" not in json.loads((run / "eval.json").read_text())
+    assert "metric suite" not in out and not (run / "eval_codes.npz").exists()
+    code, out, err = run_cli(capsys, "evaluate", run, "--num-samples", "300", "--quiet",
+                             "--metrics", "mig,sap,modularity", "--suite-items", "900")
+    assert code == 0, err
+    result = json.loads((run / "eval.json").read_text())
+    suite = result["suite"]
+    assert set(suite) == {"sap", "modularity", "timings", "items"} and suite["items"] == 900
+    assert suite["sap"]["num_train"] + suite["sap"]["num_test"] == 900
+    assert result["mig"] is not None and "timings" in result
+    assert "metric suite (900 items, posterior means):" in out
+    assert re.search(r"\n  SAP +\d\.\d{4} \+- \d\.\d{4}\n", out)
+    assert re.search(r"\n  modularity +\d\.\d{4} \+- \d\.\d{4}   \(explicitness", out)
+    codes = load_codes(run / "eval_codes.npz")
+    assert codes["loc"].shape == (900, 2) and len(np.unique(codes["indices"])) == 900
+    assert "eval_codes.npz" in out

@@ -59,6 +59,9 @@ def write(tmp_path, text=STUDY, name="tiny.toml"):
     (("objective = \"tcvae\"", "objective = \"tcvea\""), "objective must be one of"),
     (("items = 1000", "items = 1000\nbatches = 2"), "unknown key 'evaluate.batches'"),
     (("items = 1000", "items = -5"), "evaluate.items"),
+    (("items = 1000", "items = 1000\nmetrics = [\"sap\", \"dcii\"]"),
+     "evaluate.metrics in .*unknown metric 'dcii': choose from mig, beta_vae"),
+    (("items = 1000", "items = 1000\nmetrics = 3"), "evaluate.metrics .*must be \"all\" or a list"),
     (("name = \"tiny\"", "name = \"../tiny\""), "must be a folder name"),
     (("beta = 4\n", "beta = 4\ngamma = 2\n"), "gamma is not an option of the objective"),
     (("seeds = [0, 1]", "seeds = [0, 0]"), "different integers"),
@@ -247,6 +250,10 @@ def test_the_committed_records_regenerate_their_report(tmp_path, study):
     if not records:
         pytest.skip("no records yet")
     text = report(folder, echo=lambda *a: None)
+    committed = RESULTS / study / "report.md"
+    if committed.is_file():  # records without suite results: the report is unchanged
+        assert text == committed.read_text()
+    assert "## The metric suite" not in text
     assert (folder / "mig_by_setting.png").stat().st_size > 5000
     assert (folder / "tc_vs_mig.png").stat().st_size > 5000
     strengths = {r["config"].get("correlate") for r in records} - {None}
@@ -422,3 +429,105 @@ def test_objectives_at_one_setting_each_are_paired_by_seed_across_hyperparameter
     # a second gamma: FactorVAE is no longer at one setting, so it is not paired
     more = rows + [{**r, "value": 10.0} for r in rows if r["objective"] == "factorvae"]
     assert all("factorvae" not in (d["first"], d["second"]) for d in paired_differences(more))
+
+
+SUITE_STUDY = STUDY.replace("seeds = [0, 1]", "seeds = [0]").replace(
+    "items = 1000", "items = 600\nmetrics = \"all\"").replace(
+    "[[runs]]\nobjective = \"beta-vae\"\nbeta = 4\n", "")
+
+
+def test_a_study_with_the_suite_keeps_codes_and_rescores_them(tmp_path, capsys):
+    study = load_study(write(tmp_path, SUITE_STUDY))
+    assert study.evaluate["metrics"] == "all" and len(study.runs) == 2
+    # the same metrics spelt as a list are the same evaluation (not a mismatch)
+    listed = load_study(write(tmp_path, SUITE_STUDY.replace(
+        'metrics = "all"', 'metrics = ["mig", "modularity", "sap", "dci", "factor_vae", '
+        '"beta_vae"]'), name="listed.toml"))
+    assert listed.evaluate == study.evaluate
+    results = tmp_path / "results"
+    run_study(study, results, tmp_path / "work", progress=False, echo=lambda *a: None)
+    folder = results / "tiny"
+    name = study.runs[0][0]
+    record = json.loads((folder / f"{name}.json").read_text())
+    suite = record["eval"]["suite"]
+    assert set(suite) == {"beta_vae", "factor_vae", "dci", "sap", "modularity", "timings",
+                          "items"} and suite["items"] == 600
+    assert all("score" in suite[m] for m in ("beta_vae", "factor_vae", "dci", "sap",
+                                              "modularity"))
+    codes = folder / f"{name}.codes.npz"
+    assert 0 < codes.stat().st_size < 600_000
+    assert all(s == "done" for _, _, s in study_status(study, folder))
+    assert all(s == "done" for _, _, s in study_status(listed, folder))
+    text = report(folder, echo=lambda *a: None)
+    assert "## The metric suite" in text and "### DCI completeness" in text
+    assert "### Rank correlations between the metrics" in text
+    # rescore from the codes files alone: the same numbers as the evaluation
+    for n, _ in study.runs:
+        rec = json.loads((folder / f"{n}.json").read_text())
+        del rec["eval"]["suite"]
+        (folder / f"{n}.json").write_text(json.dumps(rec))
+    (folder / f"{study.runs[1][0]}.codes.npz").unlink()  # this one cannot be rescored
+    assert main(["report", str(folder), "--rescore"]) == 0
+    assert "scored again for 1 record" in capsys.readouterr().out
+    again = json.loads((folder / f"{name}.json").read_text())["eval"]["suite"]
+    assert again.pop("rescored")["commit"] == study_module.git_commit()
+    for metric in ("beta_vae", "factor_vae", "dci", "sap", "modularity"):
+        assert again[metric] == suite[metric], metric
+    assert again["items"] == 600
+    other = json.loads((folder / f"{study.runs[1][0]}.json").read_text())
+    assert "suite" not in other["eval"]
+    assert "## The metric suite" in (folder / "report.md").read_text()
+
+
+def _suite_of(mig, seed):
+    """Suite results (as a record keeps them) built from a run's MIG."""
+    r = lambda v, extra=None: {"score": v, "stderr": 0.01, **(extra or {})}  # noqa: E731
+    return {"beta_vae": r(0.5 + mig), "factor_vae": r(1 - mig),
+            "dci": r(mig / 2, {"completeness": mig + 0.1 * seed, "completeness_stderr": 0.02,
+                               "informativeness": 0.9, "informativeness_stderr": 0.003}),
+            "sap": r(mig ** 2), "modularity": r(0.8, {"explicitness": 0.7 + mig,
+                                                       "explicitness_stderr": 0.004}),
+            "timings": {"sap": 1.0}, "items": 15000}
+
+
+def test_the_report_shows_a_table_per_metric_and_their_rank_correlations(tmp_path):
+    study = load_study(write(tmp_path, STUDY.replace("seeds = [0, 1]", "seeds = [0, 1, 2]")
+                             .replace("items = 1000", "items = 1000\nmetrics = \"all\"")))
+    folder = tmp_path / "results" / "tiny"
+    folder.mkdir(parents=True)
+    (folder / "study.json").write_text(json.dumps(study.plan()))
+    for name, cfg in study.runs:
+        mig = 0.1 * cfg.beta + (0.2 if cfg.objective == "tcvae" else 0.0) + 0.01 * cfg.seed
+        ev = {"mig": {"score": mig, "stderr": 0.004, "gaps": {"a": mig}, "sup": mig / 2,
+                      "sup_stderr": 0.01},
+              "mig_histogram": {"score": mig / 2, "stderr": 0.01},
+              "decomposition": {"elbo": -100.0, "tc": 1.0 - mig, "mi": 1.0, "dwkl": 1.0,
+                                "kl": 3.0, "log_likelihood": -97.0, "stderr": {}},
+              "items": 1000, "seconds": 1.0, "suite": _suite_of(mig, cfg.seed)}
+        if name == "beta-vae_beta4_seed2":  # a record made before the suite: left out of it
+            del ev["suite"]
+        (folder / f"{name}.json").write_text(json.dumps(
+            study_module.make_record(study, name, cfg, ev, 60.0)))
+    text = report(folder, echo=lambda *a: None)
+    assert "8 of 9 runs were scored with the field's metrics" in text
+    for label in ("BetaVAE score", "FactorVAE score", "DCI disentanglement", "DCI completeness",
+                  "DCI informativeness", "SAP", "modularity", "explicitness"):
+        assert f"### {label}\n" in text, label
+    # BetaVAE = 0.5 + MIG: tcvae_beta4's seeds 0.6, 0.61, 0.62 -> 1.1, 1.11, 1.12
+    assert ("| tcvae_beta4 | 3 | 1.110 [1.093, 1.127] | 1.100 +- 0.010 | 1.110 +- 0.010 | "
+            "1.120 +- 0.010 |") in text
+    assert "| beta-vae_beta4 | 2 | 0.905 [0.873, 0.937] | 0.900 +- 0.010 | 0.910 +- 0.010 | - |" \
+        in text
+    matrix = text.split("### Rank correlations between the metrics")[1]
+    assert "(each pair over the runs that have both: 8 runs)" in matrix
+    assert ("| | MIG | MIG-sup | BetaVAE | FactorVAE | DCI-D | DCI-C | DCI-I | SAP | modularity "
+            "| explicitness |") in matrix
+    # monotone in MIG: +1 (BetaVAE, DCI-D, SAP, explicitness) or -1 (FactorVAE); constant: -
+    assert "| MIG | +1.00 | +1.00 | +1.00 | -1.00 | +1.00 |" in matrix
+    assert "| FactorVAE | -1.00 | -1.00 | -1.00 | +1.00 | -1.00 |" in matrix
+    assert "| DCI-I | - | - | - | - | - | - | - | - | - | - |" in matrix
+    row = next(l for l in matrix.splitlines() if l.startswith("| MIG |"))
+    # DCI-C has a seed term of its own (below +1); DCI-I and modularity are constant
+    assert row.endswith("| +0.88 | - | +1.00 | - | +1.00 |")
+    # the records' MIG tables are those of records without the suite
+    assert "| tcvae_beta4 | 3 | 0.610 [0.593, 0.627] |" in text

@@ -1,7 +1,9 @@
-"""Evaluate a run folder: MIG (both variants) and the full-dataset decomposition."""
+"""Evaluate a run folder: MIG (both variants) and the full-dataset decomposition, and
+on request the field's metric suite on a fixed subset of the items."""
 
 import math
 import time
+from pathlib import Path
 
 import torch
 
@@ -9,23 +11,40 @@ from ..data import View
 from ..metrics import elbo_decomposition, encode_dataset, mig, mig_histogram
 from ..metrics.aggregate import sampled_marginals
 from ..metrics.posterior import cat_posteriors, model_device
+from ..metrics.suite import (SUITE_ITEMS, format_suite, parse_metrics, save_codes, score_codes,
+                             subset_codes)
 from .build import load_model, make_dataset
 from .folder import RunFolder, write_json
 from .host import ThreadGovernor
 from .parallel import Ranks
 
 
+def codes_path_for(eval_path):
+    """The codes file beside an evaluation file: ``eval.json`` -> ``eval_codes.npz``."""
+    eval_path = Path(eval_path)
+    return eval_path.with_name(eval_path.stem + "_codes.npz")
+
+
 def evaluate(run_dir, num_samples=10_000, max_components=200_000, seed=0, data=None,
-             model=None, progress=True, items=None, out=None):
+             model=None, progress=True, items=None, out=None, metrics=None,
+             suite_items=SUITE_ITEMS):
     """Compute the metrics of a trained run and write ``run_dir/eval.json``.
 
     ``data`` and ``model`` (e.g. from :func:`~.training.train`'s result) are used as
     given instead of being built again.  ``items``: evaluate a fixed random subset of
     that many items (drawn with ``seed``; None: every item).  ``out``: the file to
-    write instead of ``eval.json``.  Returns the dict written: ``mig`` (score, stderr,
-    gaps, MI matrix ...), ``mig_histogram``, ``decomposition`` (terms and standard
-    errors), ``items`` (how many were evaluated), ``seconds``, ``config``.
+    write instead of ``eval.json``.  ``metrics``: ``"mig"`` (default; MIG and the
+    decomposition are always computed), ``"all"``, or names of the suite
+    (:func:`~pyro_tcvae.metrics.suite.parse_metrics`): those run on a fixed random
+    subset of ``suite_items`` of the evaluated items (drawn with ``seed``), with the
+    posterior means as codes, and the subset's codes go to ``eval_codes.npz`` beside
+    the file written (``<out stem>_codes.npz``).  Returns the dict written: ``mig``
+    (score, stderr, gaps, MI matrix ...), ``mig_histogram``, ``decomposition`` (terms
+    and standard errors), ``items`` (how many were evaluated), ``seconds``,
+    ``config``, and with suite metrics ``suite`` (name -> result, ``timings``,
+    ``items``).
     """
+    metrics = parse_metrics(metrics)  # a bad name fails before any work
     folder = RunFolder(run_dir)
     ranks = Ranks.from_env(model_device(model) if model is not None else "cpu")
     if model is None:
@@ -36,25 +55,38 @@ def evaluate(run_dir, num_samples=10_000, max_components=200_000, seed=0, data=N
     if items is not None and items < len(data):
         g = torch.Generator().manual_seed(seed)
         data = View(data, torch.randperm(len(data), generator=g)[:items].sort().values)
+    path = folder.eval_path if out is None else out
     with ThreadGovernor(config.threads):  # the cores other processes leave free
-        result = evaluate_model(vae, data, num_samples, max_components, seed, progress, ranks)
+        result = evaluate_model(vae, data, num_samples, max_components, seed, progress, ranks,
+                                metrics=metrics, suite_items=suite_items,
+                                codes_path=codes_path_for(path) if metrics else None)
     if result is None:
         return None  # rank 0 computes the metrics from the gathered posterior
     result["config"] = config.to_dict()
-    write_json(folder.eval_path if out is None else out, result)
+    write_json(path, result)
     return result  # (None on the other ranks of a torch.distributed job)
 
 
 def evaluate_model(vae, data, num_samples=10_000, max_components=200_000, seed=0,
-                   progress=True, ranks=None):
+                   progress=True, ranks=None, metrics=(), suite_items=SUITE_ITEMS,
+                   codes_path=None):
     """The metrics of :func:`evaluate` for a model and a dataset (no run folder).
 
     Every item is encoded once; MIG's H(z_j) and the decomposition's q(z_d) are the
     same numbers and computed once (:func:`~pyro_tcvae.metrics.aggregate.sampled_marginals`).
+    ``metrics``: suite metrics to add (names, or a ``--metrics`` string); they score
+    the float16 means of a fixed subset of ``suite_items`` items, exactly as a
+    codes file stores them (written to ``codes_path`` when given), so that
+    ``pyro-tcvae report --rescore`` gives the same numbers from the file.
     Returns the dict :func:`evaluate` writes (without ``config``), with ``timings``:
     seconds of each part (``encode``, ``marginals``, ``mig``, ``mig_histogram``,
-    ``decomposition``); None on the ranks other than 0 of a torch.distributed job.
+    ``decomposition``, ``suite``), and ``suite`` when metrics were asked for; None on
+    the ranks other than 0 of a torch.distributed job.
     """
+    metrics = parse_metrics(metrics)
+    if metrics and not len(data.factor_names):
+        raise ValueError("the metric suite needs factors of variation, and this dataset has "
+                         "none: evaluate with --metrics mig")
     ranks = Ranks.from_env(model_device(vae)) if ranks is None else ranks
     timings = {}
     t0 = last = time.perf_counter()
@@ -86,6 +118,15 @@ def evaluate_model(vae, data, num_samples=10_000, max_components=200_000, seed=0
                                max_components=max_components, seed=seed,
                                progress=progress, posterior=post, marginals=shared)
     lap("decomposition")
+    suite = None
+    if metrics:
+        codes = subset_codes(post, data.factors, names, data.factor_sizes, items=suite_items,
+                             seed=seed, dataset_indices=dataset_indices(data))
+        suite = score_codes(codes, metrics, errors="record")
+        suite["items"] = len(codes["loc"])
+        if codes_path is not None:
+            save_codes(codes_path, codes)
+        lap("suite")
     return {
         "mig": None if paper is None else paper.as_dict(),
         "mig_histogram": None if hist is None else hist.as_dict(),
@@ -93,7 +134,18 @@ def evaluate_model(vae, data, num_samples=10_000, max_components=200_000, seed=0
         "items": len(data),
         "seconds": time.perf_counter() - t0,
         "timings": timings,
+        **({"suite": suite} if suite is not None else {}),
     }
+
+
+def dataset_indices(data):
+    """Each item's index in the dataset under any :class:`~pyro_tcvae.data.View`
+    (e.g. an evaluation subset or a resampled set) [len(data)]."""
+    idx = torch.arange(len(data))
+    while isinstance(data, View):
+        idx = data.parent_indices[idx]
+        data = data.parent
+    return idx
 
 
 def encode_sharded(vae, data, ranks, progress=True, batch_size=1024):
@@ -134,4 +186,8 @@ def format_eval(result):
     lines.append("full-dataset terms (nats per item):")
     for k in ("elbo", "log_likelihood", "kl", "mi", "tc", "dwkl"):
         lines.append(f"{'  ' + k:28s} {d[k]:8.3f} +- {err[k]:.3f}")
+    suite = result.get("suite")
+    if suite:
+        lines.append(f"metric suite ({suite['items']:,} items, posterior means):")
+        lines += format_suite(suite, indent="  ")
     return "\n".join(lines)

@@ -2,22 +2,27 @@
 
 :func:`report` reads ``<results>/<study>/*.json`` (and the plan ``study.json`` the
 runner wrote beside them), leaves out records the plan does not ask for (saying so),
-and writes ``report.md`` and the figures into the same folder.
+and writes ``report.md`` and the figures into the same folder.  :func:`rescore`
+computes the metric suite again for the records that keep their codes
+(``<run>.codes.npz``), from those files alone.
 """
 
 import json
+import time
 from collections import defaultdict
 from pathlib import Path
 
 from ..metrics import mig_sup
+from ..metrics.suite import SUITE, load_codes, score_codes
 from ..viz import study as figures
 from .config import RunError, TrainConfig, parse_correlate
-from .folder import fs_errors, write_text
+from .folder import fs_errors, write_json, write_text
 from .stats import mean_interval
-from .study import _config_key
-from .tables import (cell_table, correlation_section, differences_section, objective_table,
-                     paired_differences, restarts_table, seed_table, tc_mig_correlations,
-                     time_section, time_to_mig, uniform_section)
+from .study import _config_key, evaluate_key, git_commit
+from .tables import (SUITE_COLUMNS, cell_table, correlation_section, differences_section,
+                     objective_table, paired_differences, restarts_table, seed_table,
+                     suite_section, tc_mig_correlations, time_section, time_to_mig,
+                     uniform_section)
 
 
 def _comparable(config):
@@ -51,7 +56,7 @@ def study_rows(results_dir):
                 notes.append(f"{path.name}: not a run of the study's plan, left out")
                 continue
             if _comparable(cfg) != _comparable(TrainConfig.from_dict(want)) or \
-                    rec.get("evaluate") != plan.get("evaluate"):
+                    evaluate_key(rec.get("evaluate")) != evaluate_key(plan.get("evaluate")):
                 notes.append(f"{path.name}: made by another configuration than the plan's, "
                              f"left out")
                 continue
@@ -87,7 +92,20 @@ def _row(rec, cfg):
         "mig_over_time": rec.get("mig_over_time") or [],
         "restarts": rec.get("restarts"),
         "shared": shared_latents(m) if m else [],
+        "suite": suite_values(ev.get("suite")),
+        "suite_items": (ev.get("suite") or {}).get("items"),
     }
+
+
+def suite_values(suite):
+    """{column: (value, stderr)} of a record's suite results for the report's columns
+    (:data:`~.tables.SUITE_COLUMNS`); {} without suite results."""
+    out = {}
+    for key, _, _, name, value, stderr in SUITE_COLUMNS:
+        r = (suite or {}).get(name)
+        if r and r.get(value) is not None:
+            out[key] = (r[value], r.get(stderr))
+    return out
 
 
 def record_sup(mig_result):
@@ -128,6 +146,42 @@ def shared_latents(mig_result, min_nats=0.2):
         if mi[k][j] >= min_nats:
             groups[j].append(name)
     return sorted(sorted(g) for g in groups.values() if len(g) > 1)
+
+
+def rescore(results_dir, metrics=SUITE, echo=print):
+    """Compute the metric suite again for every record of a study folder that has a
+    codes file beside it, from that file alone (no model, no dataset), and write the
+    results into the records (``eval.suite``; ``eval_uniform.suite`` from
+    ``<run>.uniform.codes.npz``), each with ``rescored``: the code's commit and the
+    time.  Returns how many records were rewritten."""
+    folder = Path(results_dir)
+    if not folder.is_dir():
+        raise RunError(f"no study results in {folder}: run pyro-tcvae study FILE first")
+    commit, done = git_commit(), 0
+    for path in sorted(folder.glob("*.json")):
+        if path.name == "study.json":
+            continue
+        rec = None
+        for key, suffix in (("eval", ".codes.npz"), ("eval_uniform", ".uniform.codes.npz")):
+            codes_path = path.with_name(path.stem + suffix)
+            if not codes_path.is_file():
+                continue
+            rec = rec or json.loads(path.read_text())
+            if not rec.get(key):
+                echo(f"{codes_path.name}: the record has no {key!r}, left as it is")
+                continue
+            codes = load_codes(codes_path)
+            suite = score_codes(codes, metrics, errors="record")
+            suite["items"] = len(codes["loc"])
+            suite["rescored"] = {"commit": commit, "created": time.strftime(
+                "%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            rec[key]["suite"] = suite
+        if rec is not None:
+            write_json(path, rec)
+            done += 1
+    echo(f"{folder.name}: the suite scored again for {done} record{'s' * (done != 1)} from "
+         f"their codes files")
+    return done
 
 
 def report(results_dir, pool_from=4.0, echo=print, out=None):
@@ -197,6 +251,7 @@ def report(results_dir, pool_from=4.0, echo=print, out=None):
                       ("mig_uniform", "MIG on the uniform set")):
         text += differences_section(paired_differences(rows, pool_from, key), what, pool_from)
     text += correlation_section(corr)
+    text += suite_section(rows)
     text += restarts_table(rows)
     times = time_to_mig(rows)
     if times:

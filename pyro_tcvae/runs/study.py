@@ -16,6 +16,7 @@ A study file (TOML, e.g. ``studies/dsprites_beta.toml``) names everything::
     items = 200000                    # a fixed random subset (0: every item)
     num_samples = 10000
     uniform = false                   # with correlate: also evaluate on the uniform set
+    metrics = "all"                   # add the metric suite (or a list, e.g. ["dci", "sap"])
 
     [[runs]]                          # each block: options, lists are crossed
     objective = "tcvae"
@@ -25,7 +26,9 @@ The runs are every block's product of lists, times the seeds.  :func:`run_study`
 and evaluates each run whose record is missing, seed by seed (every setting at the first
 seed, then at the second ...; an interrupted one resumes from its run folder), and writes one small JSON record per finished run into the results folder
 (config, git commit, MIG with its SE and per-factor gaps, histogram MIG, the
-full-dataset decomposition with SEs, training and evaluation time).  A record made by
+full-dataset decomposition with SEs, training and evaluation time; with ``metrics``,
+the suite's results, and the subset's codes in ``<run>.codes.npz`` beside the record,
+from which ``pyro-tcvae report --rescore`` scores the suite again).  A record made by
 another configuration than the file asks for now is reported, and neither reused nor
 overwritten; ``replace=True`` trains it again.
 """
@@ -42,10 +45,11 @@ from pathlib import Path
 
 import torch
 
+from ..metrics.suite import SUITE, parse_metrics
 from .config import RunError, TrainConfig, field_type
 from .build import make_dataset
-from .evaluate import evaluate
-from .folder import RunFolder, fs_errors, read_checkpoint, write_json
+from .evaluate import codes_path_for, evaluate
+from .folder import RunFolder, atomic_write, fs_errors, read_checkpoint, write_json
 from .host import cpu_has_bf16
 from .restarts import read_plan
 from .training import train
@@ -70,7 +74,8 @@ class Study:
     name, about : str
     seeds : list of int
     evaluate : dict
-        ``items``, ``num_samples``, ``uniform``.
+        ``items``, ``num_samples``, ``uniform``, and ``metrics`` when the file asks for
+        suite metrics (``"all"`` or a list of names; absent: MIG only).
     runs : list of (str, TrainConfig)
         Every run's record name and validated configuration, in the file's order.
     path : Path
@@ -141,9 +146,14 @@ def load_study(path, name=None, eval_items=None, **overrides):
         raise RunError(f"seeds {where} must be a list of different integers >= 0, got {seeds!r}")
     evaluate = dict(EVALUATE_KEYS)
     for k, v in raw.get("evaluate", {}).items():
+        if k == "metrics":
+            metrics = _study_metrics(v, where)
+            if metrics is not None:
+                evaluate["metrics"] = metrics
+            continue
         if k not in EVALUATE_KEYS:
             raise RunError(f"unknown key 'evaluate.{k}' {where}; [evaluate] has "
-                           f"{', '.join(EVALUATE_KEYS)}")
+                           f"{', '.join(EVALUATE_KEYS)}, metrics")
         if type(v) is not type(EVALUATE_KEYS[k]) or (k != "uniform" and v < 0):
             raise RunError(f"evaluate.{k} {where} must be a "
                            f"{type(EVALUATE_KEYS[k]).__name__} >= 0, got {v!r}")
@@ -184,6 +194,30 @@ def load_study(path, name=None, eval_items=None, **overrides):
                 runs.append((run, cfg))
     return Study(name=name, about=raw.get("about", ""), seeds=seeds, evaluate=evaluate,
                  runs=runs, path=path)
+
+
+def _study_metrics(value, where):
+    """A study's ``evaluate.metrics`` in its canonical form: ``"all"``, a list of suite
+    names in the suite's order, or None for MIG only."""
+    if not isinstance(value, (str, list)) or (
+            isinstance(value, list) and not all(isinstance(v, str) for v in value)):
+        raise RunError(f"evaluate.metrics {where} must be \"all\" or a list of metric "
+                       f"names, got {value!r}")
+    try:
+        names = parse_metrics(value)
+    except ValueError as e:
+        raise RunError(f"evaluate.metrics {where}: {e}") from None
+    if not names:
+        return None
+    return "all" if names == SUITE else list(names)
+
+
+def evaluate_key(settings):
+    """Evaluation settings as compared between a record and a plan: the suite metrics
+    parsed (a record made before they existed asked for none)."""
+    d = dict(settings or {})
+    d["metrics"] = parse_metrics(d.get("metrics"))
+    return d
 
 
 def parse_part(text):
@@ -254,7 +288,7 @@ def status(study, results):
         if rec is None or "config" not in rec:
             out.append((name, cfg, "damaged"))
         elif _config_key(TrainConfig.from_dict(rec["config"])) != _config_key(cfg) or \
-                rec.get("evaluate") != study.evaluate:
+                evaluate_key(rec.get("evaluate")) != evaluate_key(study.evaluate):
             out.append((name, cfg, "mismatch"))
         else:
             out.append((name, cfg, "done"))
@@ -350,13 +384,20 @@ def run_study(study, results_dir, work_dir, replace=False, progress=True, echo=p
             summary["elapsed"] = _train_seconds(folder)
         ev = study.evaluate
         items = ev["items"] or None
+        metrics = ev.get("metrics")
         result = evaluate(folder.path, num_samples=ev["num_samples"], data=data, model=model,
-                          progress=progress, items=items)
+                          progress=progress, items=items, metrics=metrics)
         uniform = None
         if ev["uniform"] and cfg.correlate is not None:
             uniform = evaluate(folder.path, num_samples=ev["num_samples"],
                                data=make_dataset(cfg, progress, biased=False), model=model,
-                               progress=progress, items=items, out=folder.path / "eval_uniform.json")
+                               progress=progress, items=items, out=folder.path / "eval_uniform.json",
+                               metrics=metrics)
+        if metrics:  # the codes beside the record, before it (a record marks a run done)
+            _keep_codes(folder.eval_path, results / f"{name}.codes.npz")
+            if uniform is not None:
+                _keep_codes(folder.path / "eval_uniform.json",
+                            results / f"{name}.uniform.codes.npz")
         monitor = [{k: r[k] for k in ("step", "time", "mig", "stderr") if k in r}
                    for r in folder.mig_log.read()]  # the MIG monitor's readings, if any
         record = make_record(study, name, cfg, result, summary["elapsed"], uniform, commit,
@@ -428,13 +469,21 @@ def _train_seconds(folder):
         return None
 
 
+def _keep_codes(eval_path, dest):
+    """Copy an evaluation's codes file (:func:`~.evaluate.codes_path_for`) to ``dest``."""
+    data = codes_path_for(eval_path).read_bytes()  # about 0.5 MB
+    atomic_write(dest, lambda f: f.write(data))
+
+
 def _slim(result):
-    """An evaluation without its bulky parts (the MI matrix stays: K x D numbers)."""
+    """An evaluation without its bulky parts (the MI matrix stays: K x D numbers; the
+    suite's results, when it ran, are small matrices too)."""
     if result is None:
         return None
     return {"mig": result["mig"], "mig_histogram": result["mig_histogram"],
             "decomposition": result["decomposition"], "items": result["items"],
-            "seconds": result["seconds"]}
+            "seconds": result["seconds"],
+            **({"suite": result["suite"]} if result.get("suite") else {})}
 
 
 def make_record(study, name, config, result, train_seconds, uniform=None, commit=None,

@@ -1,6 +1,7 @@
 """A study's tables in markdown, from its rows (:func:`~.report.study_rows`): each
 setting's means, seed by seed, each objective over its settings, paired differences,
-TC against MIG, restarts, time to a MIG, and MIG on a biased set against the uniform."""
+TC against MIG, the metric suite (a table per metric and their rank correlations),
+restarts, time to a MIG, and MIG on a biased set against the uniform."""
 
 import math
 from collections import defaultdict
@@ -334,4 +335,96 @@ def uniform_section(rows):
     for c, rs in sorted(cells.items(), key=lambda item: setting_order(item[1][0])):
         lines.append(f"| {c} | {len(rs)} | {_fmt(*mean_interval([r['mig'] for r in rs]))} | "
                      f"{_fmt(*mean_interval([r['mig_uniform'] for r in rs]))} |")
+    return lines + [""]
+
+
+#: The suite's numbers in a report: (row key, label, short label, suite metric, value
+#: field, stderr field).
+SUITE_COLUMNS = (
+    ("beta_vae", "BetaVAE score", "BetaVAE", "beta_vae", "score", "stderr"),
+    ("factor_vae", "FactorVAE score", "FactorVAE", "factor_vae", "score", "stderr"),
+    ("dci_d", "DCI disentanglement", "DCI-D", "dci", "score", "stderr"),
+    ("dci_c", "DCI completeness", "DCI-C", "dci", "completeness", "completeness_stderr"),
+    ("dci_i", "DCI informativeness", "DCI-I", "dci", "informativeness",
+     "informativeness_stderr"),
+    ("sap", "SAP", "SAP", "sap", "score", "stderr"),
+    ("modularity", "modularity", "modularity", "modularity", "score", "stderr"),
+    ("explicitness", "explicitness", "explicitness", "modularity", "explicitness",
+     "explicitness_stderr"),
+)
+
+
+def suite_table(rows, key):
+    """Markdown lines: the suite number ``key`` (a :data:`SUITE_COLUMNS` key) of every
+    setting: its mean over seeds with the 90% t-interval, and each seed's score +- its
+    standard error."""
+    cells = defaultdict(dict)
+    for r in rows:
+        if key in (r.get("suite") or {}):
+            cells[r["cell"]][r["seed"]] = r["suite"][key]
+    seeds = sorted({s for c in cells.values() for s in c})
+    lines = ["| setting | seeds | mean | " + " | ".join(f"seed {s}" for s in seeds) + " |",
+             "|---|---|---|" + "---|" * len(seeds)]
+    order = {r["cell"]: setting_order(r) for r in rows}
+    for c in sorted(cells, key=lambda c: order[c]):
+        got = cells[c]
+        each = ["-" if s not in got else f"{got[s][0]:.3f}" + (
+            "" if got[s][1] is None or math.isnan(got[s][1]) else f" +- {got[s][1]:.3f}")
+            for s in seeds]
+        lines.append(f"| {c} | {len(got)} | {_fmt(*mean_interval([v for v, _ in got.values()]))}"
+                     f" | " + " | ".join(each) + " |")
+    return lines
+
+
+def metric_correlations(rows):
+    """Spearman's rho between every two of MIG, MIG-sup and the suite's numbers over the
+    runs with suite results (each pair over the runs that have both).
+
+    Returns
+    -------
+    (labels, rho, n): the short labels of the quantities present, and [M, M] lists of
+    rho (NaN where undefined) and of the runs behind each.
+    """
+    runs = [r for r in rows if r.get("suite")]
+    quantities = [("MIG", lambda r: r["mig"]), ("MIG-sup", lambda r: r["mig_sup"])] + [
+        (short, lambda r, k=key: r["suite"].get(k, (None,))[0])
+        for key, _, short, *_ in SUITE_COLUMNS]
+    values = [(label, [get(r) for r in runs]) for label, get in quantities]
+    values = [(label, v) for label, v in values if any(x is not None for x in v)]
+    rho, n = [], []
+    for _, a in values:
+        rho.append([]), n.append([])
+        for _, b in values:
+            both = [(x, y) for x, y in zip(a, b) if x is not None and y is not None]
+            n[-1].append(len(both))
+            rho[-1].append(spearman([x for x, _ in both], [y for _, y in both]))
+    return [label for label, _ in values], rho, n
+
+
+def suite_section(rows):
+    """Markdown lines: the metric suite, when some runs have its results: a table per
+    number, and the rank-correlation matrix between the metrics (do they agree, as
+    Locatello et al. 2019 asked?).  [] when no run has them."""
+    runs = [r for r in rows if r.get("suite")]
+    if not runs:
+        return []
+    items = sorted({r["suite_items"] for r in runs if r.get("suite_items")})
+    lines = ["## The metric suite", "",
+             f"{len(runs)} of {len(rows)} runs were scored with the field's metrics, each on "
+             f"its evaluation's fixed subset of {', '.join(f'{i:,}' for i in items)} items "
+             f"(the posterior means). Per setting: the mean over seeds with its 90% "
+             f"t-interval, then each seed's score +- its standard error.", ""]
+    for key, label, *_ in SUITE_COLUMNS:
+        if any(key in r["suite"] for r in runs):
+            lines += [f"### {label}", ""] + suite_table(runs, key) + [""]
+    labels, rho, n = metric_correlations(rows)
+    sizes = sorted({x for row in n for x in row})
+    lines += ["### Rank correlations between the metrics", "",
+              f"Spearman's rho over the runs (each pair over the runs that have both: "
+              f"{sizes[0]}" + (f" to {sizes[-1]}" if sizes[-1] != sizes[0] else "") +
+              " runs); - where a metric is constant or there are fewer than 3 runs.", "",
+              "| | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
+    for label, row in zip(labels, rho):
+        lines.append(f"| {label} | " + " | ".join(
+            "-" if math.isnan(x) else f"{x:+.2f}" for x in row) + " |")
     return lines + [""]
