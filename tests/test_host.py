@@ -27,6 +27,8 @@ def _faults_of_allocations(n=8, mb=64):
 @linux
 def test_reusing_freed_memory_removes_the_page_faults_of_a_repeated_allocation():
     plain = _faults_of_allocations()
+    if plain == 0:  # e.g. gVisor and some containers report no minor faults at all
+        pytest.skip("this kernel does not count minor page faults (ru_minflt stays 0)")
     with reuse_freed_memory() as applied:
         if not applied:
             pytest.skip("not glibc")
