@@ -7,6 +7,8 @@
 # 3D Shapes: 480,000 / 2048 = 235 steps per epoch, 50 epochs = 11,750 steps.
 set -euo pipefail
 device="${1:-cuda}"
+# first the paper's own question (issue 29): its file holds the recipe, stages and schedule
+pyro-tcvae study studies/dsprites_paper.toml --device "$device"
 paper=(--set batch_size=2048 --set precision=fp32 --set checkpoint_every=1000 --device "$device")
 for study in dsprites_beta dsprites_methods dsprites_dependent dsprites_latents; do
   pyro-tcvae study "studies/$study.toml" --name "${study}_paper" --set steps=18000 \

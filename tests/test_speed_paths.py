@@ -117,11 +117,52 @@ def test_mig_monitor_logs_fixed_subset_at_training_time_intervals(tmp_path):
     assert (tmp_path / "mig.png").stat().st_size > 1000
 
 
+def test_mig_schedule_in_steps_epochs_and_at_given_epochs(tmp_path):
+    # small_sprites: 4,608 items, 72 steps of 64 per epoch
+    small = {k: v for k, v in SMALL.items() if k != "batch_size"}
+    run = tmp_path / "run"
+    cfg = TrainConfig(steps=50, batch_size=64, mig_every="15steps", mig_at="0.25,0.5,2",
+                      mig_items=300, **small)
+    train(cfg, run, progress=False, echo=lambda *a: None)
+    recs = [json.loads(line) for line in (run / "mig.jsonl").read_text().splitlines()]
+    # every 15 steps, and at epochs 0.25 and 0.5 (steps 18 and 36; epoch 2 is after the end)
+    assert [r["step"] for r in recs] == [15, 18, 30, 36, 45]
+    assert [r["epoch"] for r in recs] == [s / 72 for s in (15, 18, 30, 36, 45)]
+    assert all(r["loss_step"] <= r["step"] and r["loss"] > 0 for r in recs[1:])
+    # every 0.3 epochs = 21.6 steps: readings at the first step past each interval's end
+    cfg2 = TrainConfig(steps=50, batch_size=64, mig_every="0.3epochs", mig_items=300, **small)
+    train(cfg2, tmp_path / "run2", progress=False, echo=lambda *a: None)
+    recs2 = [json.loads(line) for line in (tmp_path / "run2" / "mig.jsonl").read_text()
+             .splitlines()]
+    assert [r["step"] for r in recs2] == [22, 44]
+
+
+def test_mig_every_spellings():
+    from pyro_tcvae.runs.config import parse_every
+    assert parse_every("2m") == parse_every("120s") == parse_every("2 min") == ("minutes", 2.0)
+    assert parse_every("1h") == ("minutes", 60.0)
+    assert parse_every("500steps") == parse_every("500 step") == ("steps", 500)
+    assert parse_every("2.5epochs") == parse_every("2.5ep") == ("epochs", 2.5)
+    assert parse_every("0") is None and parse_every("0m") is None
+    # a number saved by older versions (minutes) and its spelling with a unit are one
+    # schedule, so a study finds the old record
+    assert TrainConfig(mig_every=2.0).mig_every == TrainConfig(mig_every="120s").mig_every == "2m"
+    assert TrainConfig(mig_every=0.0).mig_every == "0"
+    assert TrainConfig(mig_at="10, 2,5,2").mig_at == "2,5,10"
+    for bad, hint in (("2", "needs a unit: 2m"), ("2 weeks", "with a unit"),
+                      ("1.5steps", "whole number"), ("-1m", "with a unit")):
+        with pytest.raises(RunError, match=hint):
+            TrainConfig(mig_every=bad).validate()
+    for bad in ("2,x", "0,5", "-1"):
+        with pytest.raises(RunError, match="mig_at"):
+            TrainConfig(mig_at=bad).validate()
+
+
 def test_runs_written_before_the_new_options_resume(tmp_path):
     run = tmp_path / "run"
     train(TrainConfig(steps=20, **SMALL), run, progress=False)
     # drop the keys added later (precision, fused, mig_*) from the saved config and state
-    new = ("precision", "fused", "mig_every", "mig_items")
+    new = ("precision", "fused", "mig_every", "mig_at", "mig_items")
     cfg = json.loads((run / "config.json").read_text())
     (run / "config.json").write_text(json.dumps({k: v for k, v in cfg.items() if k not in new}))
     # ... and write the checkpoint as the older format did: a plain torch.save, no

@@ -66,6 +66,8 @@ def write(tmp_path, text=STUDY, name="tiny.toml"):
     (("beta = 4\n", "beta = 4\ngamma = 2\n"), "gamma is not an option of the objective"),
     (("seeds = [0, 1]", "seeds = [0, 0]"), "different integers"),
     (("[[runs]]\nobjective = \"beta-vae\"", "[[runs]]\nobjective = \"tcvae\""), "are both"),
+    (("beta = 4\n", "beta = 4\nstage = 0\n"), "stage in runs block 2 .*integer >= 1"),
+    (("steps = 30", "steps = 30\nmig_every = \"5\""), "needs a unit: 5m"),
 ])
 def test_a_bad_study_file_is_refused_before_anything_runs(tmp_path, change, message):
     path = write(tmp_path, STUDY.replace(*change, 1))
@@ -324,7 +326,35 @@ def test_time_to_mig_from_the_monitor_readings(tmp_path):
     assert plot_mig_over_time(rows, tmp_path / "t.png").stat().st_size > 5000
     assert plot_mig_over_time([{**rows[0], "mig_over_time": []}], tmp_path / "u.png") is None
     assert load_study(Path(__file__).resolve().parents[1] / "studies" / "time_to_mig.toml") \
-        .runs[0][1].mig_every == 2.0
+        .runs[0][1].mig_every == "2m"  # the file's number: minutes, as before
+
+
+def test_stages_train_block_by_block_then_seed_by_seed(tmp_path):
+    text = STUDY.replace('beta = 4\n', 'beta = 4\nstage = 1\n').replace(
+        'beta = [1, 4]\n', 'beta = [1, 4]\nstage = 2\n')
+    study = load_study(write(tmp_path, text))
+    states = [(n, c, "missing") for n, c in study.runs]
+    order = [n for n, _ in study_module.runs_to_do(study, states)[1]]
+    assert order == ["beta-vae_beta4_seed0", "beta-vae_beta4_seed1",
+                     "tcvae_beta1_seed0", "tcvae_beta4_seed0", "tcvae_beta1_seed1",
+                     "tcvae_beta4_seed1"]
+    assert study.plan()["stages"]["tcvae_beta1_seed0"] == 2
+    assert "stages" not in load_study(write(tmp_path)).plan()  # plans of older files unchanged
+
+
+def test_the_paper_scale_study_is_the_papers_recipe():
+    study = load_study(Path(__file__).resolve().parents[1] / "studies" / "dsprites_paper.toml")
+    states = [(n, c, "missing") for n, c in study.runs]
+    order = [n for n, _ in study_module.runs_to_do(study, states)[1]]
+    assert order[:6] == [f"{o}_beta6_seed{s}" for s in range(3) for o in ("tcvae", "beta-vae")]
+    assert order[6:12] == [f"{o}_beta4_seed{s}" for s in range(3) for o in ("tcvae", "beta-vae")]
+    assert order[12:] == [f"vae_seed{s}" for s in range(3)]
+    for _, c in study.runs:
+        assert (c.arch, c.z_dim, c.likelihood, c.batch_size, c.lr, c.estimator, c.precision) \
+            == ("mlp", 10, "bernoulli", 2048, 1e-3, "mws", "fp32")
+        assert c.total_steps(737_280 // 2048) == 18_000  # 50 epochs
+        assert c.mig_at == "2,5,10,20,35,50" and c.mig_items == 100_000
+    assert study.evaluate["items"] == 0 and study.evaluate["metrics"] == "all"
 
 
 def test_parts_share_a_study_without_overlap_whatever_records_exist(tmp_path):

@@ -13,6 +13,7 @@ written.
 
 import dataclasses
 import math
+import re
 import typing
 
 import torch
@@ -39,10 +40,21 @@ class TrainConfig:
 
     Fields left None take the dataset's defaults in :meth:`validate`; ``steps`` wins
     over ``epochs``.  During ``warmup`` steps the weight ``beta`` rises linearly from
-    ``beta_start``.  ``mig_every`` > 0: every that many minutes of training time, the
-    MIG of a fixed random subset of ``mig_items`` items goes to ``mig.jsonl`` (the
-    evaluation's own time is not counted as training time).
+    ``beta_start``.  ``mig_every`` (e.g. "2m", "500steps", "2epochs") and ``mig_at``
+    (epochs, e.g. "2,5,10"): when the MIG of a fixed random subset of ``mig_items``
+    items goes to ``mig.jsonl`` (the evaluation's own time is not counted as training
+    time).  A number given for ``mig_every`` (older run folders and study files) means
+    minutes and is stored as "<n>m".
     """
+
+    def __post_init__(self):
+        if isinstance(self.mig_every, (int, float)) and not isinstance(self.mig_every, bool):
+            self.mig_every = "0" if self.mig_every == 0 else f"{self.mig_every:g}m"
+        try:  # one spelling per schedule, so that equal schedules give equal study keys
+            self.mig_every = format_every(parse_every(self.mig_every))
+            self.mig_at = ",".join(f"{e:g}" for e in parse_epochs(self.mig_at))
+        except (RunError, TypeError, AttributeError):
+            pass  # validate() says what is wrong
 
     dataset: str = option("small_sprites", "the ground-truth dataset")
     dsprites_path: typing.Optional[str] = option(
@@ -106,8 +118,12 @@ class TrainConfig:
                                     "instructions, about 30x slower on CPUs without: "
                                     "training warns)")
     fused: bool = option(True, "torch's fused Adam", cli=False)
-    mig_every: float = option(0.0, "minutes of training time between MIG readings of a fixed "
-                                   "subset, written to mig.jsonl (0: off)")
+    mig_every: str = option("0", "how often to read the MIG of a fixed subset (mig.jsonl), "
+                                 "with a unit: 2m, 90s or 1h of training time, 500steps, or "
+                                 "2epochs (0: off; a bare number in older run folders and "
+                                 "study files means minutes)")
+    mig_at: str = option("", "epochs at which to read the MIG of the fixed subset as well, "
+                             "e.g. 2,5,10,20,35,50")
     mig_items: int = option(50_000, "items in the MIG monitor's fixed subset")
     restarts: int = option(0, "candidates: train this many seeds (K * seed + i) for "
                               "--restart-steps each, keep the one with the lowest total "
@@ -180,8 +196,8 @@ class TrainConfig:
             if v is not None and not (v >= 0 and math.isfinite(v)):
                 raise RunError(f"{name} must be a finite number >= 0, got {v} (a negative "
                                f"weight rewards the term it should penalize)")
-        if not (c.mig_every >= 0 and math.isfinite(c.mig_every)):
-            raise RunError(f"mig_every must be >= 0 minutes, got {c.mig_every}")
+        parse_every(c.mig_every)
+        parse_epochs(c.mig_at)
         if c.memory < 0:
             raise RunError(f"memory must be >= 0, got {c.memory}")
         if c.memory and c.objective not in TC_WEIGHTS:
@@ -287,6 +303,58 @@ def parse_correlate(text):
     return parts[0], parts[1], strength
 
 
+_EVERY = re.compile(r"^\s*(\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+)\s*"
+                    r"(s|sec|m|min|h|steps?|ep|epochs?)?\s*$")
+_MINUTES = {"s": 1 / 60, "sec": 1 / 60, "m": 1.0, "min": 1.0, "h": 60.0}
+
+
+def parse_every(text):
+    """The MIG monitor's interval ``mig_every``: ("minutes", x), ("steps", n),
+    ("epochs", x), or None for "0" (off).  RunError naming the spelling otherwise:
+    a number needs a unit, as "2" could be minutes or steps."""
+    m = _EVERY.match(str(text))
+    if m is None:
+        raise RunError(f"mig_every must be a number with a unit, e.g. 2m (minutes of "
+                       f"training time), 90s, 1h, 500steps or 2epochs (0: off); got {text!r}")
+    value, unit = float(m.group(1)), m.group(2)
+    if value == 0:
+        return None
+    if not math.isfinite(value):
+        raise RunError(f"mig_every must be finite, got {text!r}")
+    if unit is None:
+        raise RunError(f"mig_every {text!r} needs a unit: {m.group(1)}m for minutes of "
+                       f"training time, {m.group(1)}steps or {m.group(1)}epochs")
+    if unit in _MINUTES:
+        return "minutes", value * _MINUTES[unit]
+    if unit.startswith("step"):
+        if value != int(value):
+            raise RunError(f"mig_every in steps must be a whole number, got {text!r}")
+        return "steps", int(value)
+    return "epochs", value
+
+
+def format_every(schedule):
+    """The one spelling of a :func:`parse_every` result: "0", "2m", "500steps", "2epochs"."""
+    if schedule is None:
+        return "0"
+    kind, value = schedule
+    return {"minutes": f"{value:g}m", "steps": f"{value}steps", "epochs": f"{value:g}epochs"}[kind]
+
+
+def parse_epochs(text):
+    """The epochs of ``mig_at`` ("2,5,10"), sorted and distinct; [] for "".  RunError
+    naming the format otherwise."""
+    parts = [p.strip() for p in str(text).split(",") if p.strip()]
+    try:
+        epochs = sorted({float(p) for p in parts})
+    except ValueError:
+        raise RunError(f"mig_at must be epochs separated by commas, e.g. 2,5,10,20,35,50; "
+                       f"got {text!r}") from None
+    if any(not (e > 0 and math.isfinite(e)) for e in epochs):
+        raise RunError(f"the epochs in mig_at must be > 0, got {text!r}")
+    return epochs
+
+
 #: Options that only some objectives read (see :data:`~.registry.OBJECTIVES`).
 OBJECTIVE_OPTIONS = ("beta", "gamma", "capacity", "capacity_steps", "lambda_od", "lambda_d")
 
@@ -306,7 +374,7 @@ def saved_options(d):
 
 
 #: Options that may differ when a run is resumed; everything else must match.
-RESUMABLE = ("steps", "epochs", "checkpoint_every", "mig_every", "device", "threads")
+RESUMABLE = ("steps", "epochs", "checkpoint_every", "mig_every", "mig_at", "device", "threads")
 
 
 def field_type(f):

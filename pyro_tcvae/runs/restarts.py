@@ -51,7 +51,7 @@ def choose(candidates):
 def candidate_config(config, seed):
     """A candidate's configuration: the run's, with its own seed and the short length."""
     return dataclasses.replace(config, seed=seed, steps=config.restart_steps, epochs=None,
-                               restarts=0, mig_every=0.0)
+                               restarts=0, mig_every="0", mig_at="")
 
 
 def read_plan(run_dir):

@@ -21,10 +21,12 @@ A study file (TOML, e.g. ``studies/dsprites_beta.toml``) names everything::
     [[runs]]                          # each block: options, lists are crossed
     objective = "tcvae"
     beta = [1, 2, 4, 6, 8, 10]
+    stage = 1                         # optional: blocks of stage 1 train before stage 2 ...
 
 The runs are every block's product of lists, times the seeds.  :func:`run_study` trains
-and evaluates each run whose record is missing, seed by seed (every setting at the first
-seed, then at the second ...; an interrupted one resumes from its run folder), and writes one small JSON record per finished run into the results folder
+and evaluates each run whose record is missing, stage by stage and within a stage seed
+by seed (every setting at the first seed, then at the second ...; an interrupted one
+resumes from its run folder), and writes one small JSON record per finished run into the results folder
 (config, git commit, MIG with its SE and per-factor gaps, histogram MIG, the
 full-dataset decomposition with SEs, training and evaluation time; with ``metrics``,
 the suite's results, and the subset's codes in ``<run>.codes.npz`` beside the record,
@@ -79,6 +81,8 @@ class Study:
     runs : list of (str, TrainConfig)
         Every run's record name and validated configuration, in the file's order.
     path : Path
+    stages : dict
+        {run name: its block's ``stage``} for runs of a stage other than 1.
     """
 
     name: str
@@ -87,12 +91,14 @@ class Study:
     evaluate: dict
     runs: list
     path: Path
+    stages: dict = dataclasses.field(default_factory=dict)
 
     def plan(self):
         """The study as a dict of plain values (written beside the records)."""
         return {"name": self.name, "about": self.about, "seeds": self.seeds,
                 "evaluate": self.evaluate,
-                "runs": {name: _config_key(cfg) for name, cfg in self.runs}}
+                "runs": {name: _config_key(cfg) for name, cfg in self.runs},
+                **({"stages": self.stages} if self.stages else {})}
 
 
 def parse_settings(pairs):
@@ -167,10 +173,15 @@ def load_study(path, name=None, eval_items=None, **overrides):
     blocks = raw["runs"]
     if not isinstance(blocks, list) or not blocks:
         raise RunError(f"'runs' {where} must be one or more [[runs]] blocks")
-    runs, seen = [], {}
+    runs, seen, stages = [], {}, {}
     for b, block in enumerate(blocks):
         if not isinstance(block, dict):
             raise RunError(f"runs block {b + 1} {where} must be a table of options")
+        stage = block.get("stage", 1)
+        if not isinstance(stage, int) or isinstance(stage, bool) or stage < 1:
+            raise RunError(f"stage in runs block {b + 1} {where} must be an integer >= 1 "
+                           f"(blocks of stage 1 train first), got {stage!r}")
+        block = {k: v for k, v in block.items() if k != "stage"}
         for section, table in (("train", train), (f"runs block {b + 1}", block)):
             for k in table:
                 if k not in fields or k in ("seed",):
@@ -192,8 +203,10 @@ def load_study(path, name=None, eval_items=None, **overrides):
                                    f"and {b + 1}): make their options differ")
                 seen[run] = b + 1
                 runs.append((run, cfg))
+                if stage != 1:
+                    stages[run] = stage
     return Study(name=name, about=raw.get("about", ""), seeds=seeds, evaluate=evaluate,
-                 runs=runs, path=path)
+                 runs=runs, path=path, stages=stages)
 
 
 def _study_metrics(value, where):
@@ -398,7 +411,7 @@ def run_study(study, results_dir, work_dir, replace=False, progress=True, echo=p
             if uniform is not None:
                 _keep_codes(folder.path / "eval_uniform.json",
                             results / f"{name}.uniform.codes.npz")
-        monitor = [{k: r[k] for k in ("step", "time", "mig", "stderr") if k in r}
+        monitor = [{k: r[k] for k in ("step", "epoch", "time", "mig", "stderr", "loss") if k in r}
                    for r in folder.mig_log.read()]  # the MIG monitor's readings, if any
         record = make_record(study, name, cfg, result, summary["elapsed"], uniform, commit,
                              monitor, read_plan(folder.path))
@@ -414,8 +427,8 @@ def run_study(study, results_dir, work_dir, replace=False, progress=True, echo=p
 def select_runs(study, states, part=None, seeds=None, objectives=None):
     """The runs a part, seeds and objectives select, in training order.
 
-    Seed by seed (every setting at the first seed, then at the second ...), so a study
-    run in parts has every setting at a few seeds, not some settings at all seeds and
+    Stage by stage (the blocks' ``stage``, 1 first), and within a stage seed by seed
+    (every setting at the first seed, then at the second ...), so a study run in parts has every setting at a few seeds, not some settings at all seeds and
     others at none.  ``part=(i, n)`` keeps positions i, i + n ... (from 1) of that order,
     which does not depend on the records that exist; ``seeds`` and ``objectives`` then
     keep the runs of those seeds and objectives.  ``states``: :func:`status`'s list.
@@ -424,7 +437,8 @@ def select_runs(study, states, part=None, seeds=None, objectives=None):
     -------
     list of (str, TrainConfig, str), a sublist of ``states``
     """
-    order = sorted(states, key=lambda st: study.seeds.index(st[1].seed))  # stable
+    order = sorted(states, key=lambda st: (study.stages.get(st[0], 1),
+                                           study.seeds.index(st[1].seed)))  # stable
     if part is not None:
         order = order[part[0] - 1::part[1]]
     if seeds is not None:

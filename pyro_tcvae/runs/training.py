@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from ..data import Batches, View
 from .build import check_fits, fresh_model, make_dataset, make_svi
-from .config import RunError, check_device
+from .config import RunError, check_device, parse_epochs, parse_every
 from .folder import RunFolder
 from .host import ThreadGovernor, bf16_warning, flush_denormals, reuse_freed_memory
 from .parallel import Ranks, lost_contact
@@ -31,24 +31,48 @@ from .registry import OBJECTIVES, TC_WEIGHTS
 from .restarts import train_restarts
 
 class MIGMonitor:
-    """MIG of a fixed subset every ``config.mig_every`` minutes of training time.
+    """MIG of a fixed subset on the schedule of ``config.mig_every`` (minutes of
+    training time, steps or epochs) and at the epochs of ``config.mig_at``.
 
     The subset (``config.mig_items`` items drawn with ``config.seed``) and the MIG's
     own seed are fixed, so successive values differ only through the model.  Records
-    go to ``mig.jsonl``: step, epoch, training time (s), score, stderr, gaps, and the
-    seconds the evaluation took (not counted as training time).
+    go to ``mig.jsonl``: step, epoch, training time (s), score, stderr, gaps, the
+    seconds the evaluation took (not counted as training time) and the training loss
+    of the last logged interval (``loss``, ``loss_step``).
     """
 
-    def __init__(self, config, data, log):
-        self.interval = 60.0 * config.mig_every
+    def __init__(self, config, data, log, steps_per_epoch):
         self.log, self.data, self.config = log, data, config
         self.items = None
+        every = parse_every(config.mig_every)
+        self.minutes = every[1] if every and every[0] == "minutes" else None
+        self.every_steps = (every[1] if every and every[0] == "steps" else
+                            every[1] * steps_per_epoch if every and every[0] == "epochs"
+                            else None)
+        self.at_steps = sorted({max(1, math.ceil(round(e * steps_per_epoch, 6)))
+                                for e in parse_epochs(config.mig_at)})
+        self.next_time = math.inf
 
-    def next_after(self, elapsed):
-        """Training time (s) of the first evaluation after ``elapsed``."""
-        return (math.floor(elapsed / self.interval) + 1) * self.interval
+    @classmethod
+    def wanted(cls, config):
+        return parse_every(config.mig_every) is not None or bool(parse_epochs(config.mig_at))
 
-    def __call__(self, vae, step, epoch, elapsed):
+    def restart(self, elapsed):
+        """Set the next reading by time after ``elapsed`` s of training."""
+        if self.minutes is not None:
+            interval = 60.0 * self.minutes
+            self.next_time = (math.floor(elapsed / interval) + 1) * interval
+
+    def due(self, step, now):
+        """Whether a reading is due after ``step`` steps and ``now`` s of training."""
+        if now >= self.next_time or step in self.at_steps:
+            return True
+        if self.every_steps is not None:  # the step at which the k-th interval ends
+            k = math.floor(round(step / self.every_steps, 9))
+            return k >= 1 and math.ceil(round(k * self.every_steps, 6)) == step
+        return False
+
+    def __call__(self, vae, step, epoch, elapsed, last=None):
         from ..metrics import mig
 
         if self.items is None:
@@ -60,7 +84,8 @@ class MIGMonitor:
                      max_components=None, seed=self.config.seed, progress=False)
         record = {"step": step, "epoch": epoch, "time": elapsed, "mig": result.score,
                   "stderr": result.stderr, "gaps": result.gaps,
-                  "eval_seconds": time.perf_counter() - t}
+                  "eval_seconds": time.perf_counter() - t,
+                  **({"loss": last["loss"], "loss_step": last["step"]} if last else {})}
         self.log.append(record)
         return record
 
@@ -230,7 +255,8 @@ def _loop(config, folder, state, data, vae, device, progress, echo, ranks):
     optim = svi.optim
     main = ranks.main
     log = folder.metrics
-    monitor = MIGMonitor(config, data, folder.mig_log) if config.mig_every > 0 and main else None
+    monitor = (MIGMonitor(config, data, folder.mig_log, steps_per_epoch)
+               if main and MIGMonitor.wanted(config) else None)
     step, elapsed, acc = 0, 0.0, _zero_acc()
     if state is not None:
         vae.load_state_dict(state["model"])
@@ -243,7 +269,7 @@ def _loop(config, folder, state, data, vae, device, progress, echo, ranks):
         log.truncate(step)
     if monitor is not None:
         monitor.log.truncate(step)
-        next_eval = monitor.next_after(elapsed)
+        monitor.restart(elapsed)
 
     def checkpoint():
         rngs = ranks.gather(rng_state())  # every rank's random state, for an exact resume
@@ -310,13 +336,14 @@ def _loop(config, folder, state, data, vae, device, progress, echo, ranks):
                     acc = _zero_acc()
                     bar.set_postfix_str(_postfix(last, mig_text, governor), refresh=False)
                 bar.update()
-                if monitor is not None and now >= next_eval:
-                    rec = monitor(vae, step, step / steps_per_epoch, now)
+                if monitor is not None and monitor.due(step, now):
+                    rec = monitor(vae, step, step / steps_per_epoch, now, last)
                     mig_text = f"MIG(subset) {rec['mig']:.3f}"
-                    echo(f"step {step}, {now / 60:.1f} min of training: MIG of the fixed "
-                         f"subset {rec['mig']:.4f} +- {rec['stderr']:.4f}")
+                    echo(f"step {step} (epoch {step / steps_per_epoch:.3g}), {now / 60:.1f} "
+                         f"min of training: MIG of the fixed subset {rec['mig']:.4f} +- "
+                         f"{rec['stderr']:.4f}")
                     elapsed, t_start = now, time.perf_counter()  # evaluation time excluded
-                    next_eval = monitor.next_after(elapsed)
+                    monitor.restart(elapsed)
                 if step % config.checkpoint_every == 0 or stopping or step == steps:
                     elapsed += time.perf_counter() - t_start
                     t_start = time.perf_counter()
