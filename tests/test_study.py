@@ -329,6 +329,34 @@ def test_time_to_mig_from_the_monitor_readings(tmp_path):
         .runs[0][1].mig_every == "2m"  # the file's number: minutes, as before
 
 
+def test_pooled_pairs_that_share_seeds_are_averaged_by_seed():
+    from pyro_tcvae.runs.stats import t90
+    from pyro_tcvae.runs.tables import differences_section, paired_differences
+    diffs = {(4.0, 0): 0.10, (6.0, 0): 0.30, (4.0, 1): -0.05, (6.0, 1): 0.05,
+             (4.0, 2): 0.00, (6.0, 2): -0.20}
+    rows = []
+    for (v, seed), d in diffs.items():
+        base = dict(hyper="beta", variant=None, value=v, seed=seed, correlation=None)
+        rows += [{**base, "objective": "tcvae", "mig": 0.5 + d},
+                 {**base, "objective": "beta-vae", "mig": 0.5}]
+    out = paired_differences(rows, pool_from=4.0)
+    pooled = [d for d in out if d["value"] == "pooled"][0]
+    seed_means = np.array([0.2, 0.0, -0.1])
+    half = t90(2) * seed_means.std(ddof=1) / math.sqrt(3)
+    assert pooled["seeds"] == 3 and pooled["n"] == 6 and pooled["wins"] == 3
+    assert pooled["mean"] == pytest.approx(seed_means.mean())
+    assert (pooled["low"], pooled["high"]) == pytest.approx((seed_means.mean() - half,
+                                                             seed_means.mean() + half))
+    d = np.array(list(diffs.values()))  # the pairs as if independent: df = 5
+    half6 = t90(5) * d.std(ddof=1) / math.sqrt(6)
+    assert (pooled["pairs_low"], pooled["pairs_high"]) == pytest.approx((d.mean() - half6,
+                                                                         d.mean() + half6))
+    assert pooled["high"] - pooled["low"] > pooled["pairs_high"] - pooled["pairs_low"]
+    single = [d for d in out if d["value"] == 4.0][0]  # one pair per seed: as before
+    assert "seeds" not in single and single["n"] == 3
+    assert "over 3 seeds" in "\n".join(differences_section(out, "MIG", 4.0))
+
+
 def test_stages_train_block_by_block_then_seed_by_seed(tmp_path):
     text = STUDY.replace('beta = 4\n', 'beta = 4\nstage = 1\n').replace(
         'beta = [1, 4]\n', 'beta = [1, 4]\nstage = 2\n')

@@ -178,7 +178,7 @@ def paired_differences(rows, pool_from=4.0, key="mig"):
             pairs = [k for k in shared if (k[0] == v if v != "pooled" else k[0] >= pool_from)]
             if pairs:
                 out.append(_difference([a[k] - b[k] for k in pairs], first, second, hyper,
-                                       variant, v))
+                                       variant, v, seeds=[k[1] for k in pairs]))
     return out + _biased_pooled(comparisons, strength)
 
 
@@ -212,12 +212,24 @@ def _comparisons(by, strength):
     return sorted(out, key=lambda c: (c[2], c[0] != "tcvae", c[0], c[1], strength[c[3]], c[3]))
 
 
-def _difference(diffs, first, second, hyper, variant, value):
-    """One row of :func:`paired_differences`: mean and 90% interval of ``diffs``."""
+def _difference(diffs, first, second, hyper, variant, value, seeds=None):
+    """One row of :func:`paired_differences`: mean and 90% interval of ``diffs``.
+
+    When several pairs share a seed (``seeds``: each pair's; a pooled row), they are not
+    independent (a seed's runs start alike at every value and bias), so the interval is
+    the t-interval over the seeds' mean differences ("seeds" of them); the interval
+    that treats every pair as independent is kept as ``pairs_low``, ``pairs_high``."""
     m, lo, hi = mean_interval(diffs)
-    return {"first": first, "second": second, "hyper": hyper, "variant": variant,
-            "value": value, "n": len(diffs), "mean": m, "low": lo, "high": hi,
-            "wins": sum(d > 0 for d in diffs)}
+    row = {"first": first, "second": second, "hyper": hyper, "variant": variant,
+           "value": value, "n": len(diffs), "mean": m, "low": lo, "high": hi,
+           "wins": sum(d > 0 for d in diffs)}
+    if seeds is not None and len(set(seeds)) < len(diffs):
+        by_seed = defaultdict(list)
+        for sd, d in zip(seeds, diffs):
+            by_seed[sd].append(d)
+        sm, slo, shi = mean_interval([float(np.mean(v)) for _, v in sorted(by_seed.items())])
+        row.update(mean=sm, low=slo, high=shi, seeds=len(by_seed), pairs_low=lo, pairs_high=hi)
+    return row
 
 
 def _biased_pooled(comparisons, strength):
@@ -232,13 +244,14 @@ def _biased_pooled(comparisons, strength):
     for (first, second, hyper), series in biased.items():
         if len(series) < 2:
             continue
-        diffs = defaultdict(list)
+        diffs, seeds = defaultdict(list), defaultdict(list)
         for a, b in series:
             for k in sorted(set(a) & set(b)):
                 diffs[k[0]].append(a[k] - b[k])
+                seeds[k[0]].append(k[1])
         for value, ds in sorted(diffs.items()):
             pooled.append(_difference(ds, first, second, hyper, value=value, variant=(
-                f"every biased set pooled ({len(series)} strengths)")))
+                f"every biased set pooled ({len(series)} strengths)"), seeds=seeds[value]))
     return pooled
 
 
@@ -307,8 +320,19 @@ def differences_section(diffs, what, pool_from):
         else:  # value None: one setting each, named in hyper
             at = d["hyper"] if d["value"] is None else f"{d['hyper']} = {d['value']:g}"
         at += f", {d['variant']}" if d["variant"] else ""
+        interval = f"[{d['low']:+.3f}, {d['high']:+.3f}]"
+        if "seeds" in d:
+            interval += (f" over {d['seeds']} seeds (pairs as if independent: "
+                         f"[{d['pairs_low']:+.3f}, {d['pairs_high']:+.3f}])")
         lines.append(f"| {d['first']} - {d['second']} | {at} | {d['n']} | {d['mean']:+.3f} | "
-                     f"[{d['low']:+.3f}, {d['high']:+.3f}] | {d['wins']} of {d['n']} |")
+                     f"{interval} | {d['wins']} of {d['n']} |")
+    if any("seeds" in d for d in diffs):
+        lines += ["", "Where pairs share seeds (pooled rows), a seed's runs start alike at "
+                  "every value, so the pairs are not independent: the mean difference is "
+                  "the mean of the seeds' mean differences and the 90% interval the "
+                  "t-interval over those seed means (degrees of freedom: seeds - 1). The "
+                  "interval that treats every pair as independent, narrower and too "
+                  "confident, is given beside it."]
     return lines + [""]
 
 
