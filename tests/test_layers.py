@@ -6,8 +6,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1] / "pyro_tcvae"
 
 #: Each part of the package and its layer; a part imports only parts of lower layers.
-LAYERS = {"ops": 0, "optim": 0, "data": 1, "models": 1, "infer": 2, "metrics": 2, "viz": 3,
-          "runs": 4, "cli": 5}
+LAYERS = {"ops": 0, "optim": 0, "files": 0, "data": 1, "models": 1, "infer": 2, "metrics": 2,
+          "viz": 3, "runs": 4, "cli": 5}
 
 
 def _modules():

@@ -1,23 +1,16 @@
 """Decoded image sets kept in the cache folder, and uint8 pixels as floats."""
 
 import hashlib
-import os
 
 import numpy as np
 import torch
 
+from ..files import atomic_write
+
 
 def atomic_save(path, array):
     """``np.save`` through a temporary sibling renamed into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            np.save(f, array)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    atomic_write(path, lambda f: np.save(f, array))
 
 
 def file_key(path):

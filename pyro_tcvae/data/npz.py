@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..files import atomic_write
+
 
 def read_npy_header(f):
     """(shape, fortran_order, dtype) of the .npy stream ``f``, left at the data."""
@@ -65,10 +67,8 @@ def _map_extracted(path, zf, info, key, cache_dir, progress, desc):
     tag = hashlib.sha1(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{key}".encode())
     target = cache_dir / f"{path.stem}_{key}_{tag.hexdigest()[:12]}.npy"
     if not target.is_file():
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
-        try:
-            with zf.open(info) as src, open(tmp, "wb") as dst:
+        def extract(dst):
+            with zf.open(info) as src:
                 with tqdm(total=info.file_size, unit="B", unit_scale=True, leave=False,
                           desc=desc or f"extracting {key}", disable=not progress) as bar:
                     while True:
@@ -77,8 +77,6 @@ def _map_extracted(path, zf, info, key, cache_dir, progress, desc):
                             break
                         dst.write(chunk)
                         bar.update(len(chunk))
-            os.replace(tmp, target)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
+
+        atomic_write(target, extract)
     return np.load(target, mmap_mode="r")

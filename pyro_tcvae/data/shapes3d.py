@@ -27,6 +27,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import scene as _scene
+from ..files import replacing
 from .cache import cached_array, file_key, unit_floats
 from .dsprites import cache_dir
 from .ground_truth import GroundTruthData, grid_factors
@@ -189,15 +190,8 @@ def _load_file(path, sizes, cache, progress):
             row = int(np.nonzero(~np.isclose(got, expect, atol=1e-4).all(1))[0][0])
             raise bad(f"'labels' row {row} is {got[row].tolist()}, but the grid's item {row} "
                       f"has {expect[row].tolist()}")
-        tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
-        out = None
-        try:
-            if cache:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8,
-                                                shape=(n, 64, 64, 3))
-            else:
-                out = np.empty((n, 64, 64, 3), dtype=np.uint8)
+
+        def copy_into(out):
             step = 4096
             for i in tqdm(range(0, n, step), desc="decompressing 3D Shapes (once)",
                           disable=not progress, leave=False):
@@ -205,17 +199,19 @@ def _load_file(path, sizes, cache, progress):
                     out[i:i + step] = images[i:i + step]
                 except OSError as e:
                     raise bad(f"corrupt images at rows {i}..{i + step}: {e}") from None
-            if cache:
-                out.flush()
-                del out
-                os.replace(tmp, target)
-                return np.load(target, mmap_mode="r")
             return out
+
+        if not cache:
+            return copy_into(np.empty((n, 64, 64, 3), dtype=np.uint8))
+        try:
+            with replacing(target) as tmp:
+                out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8,
+                                                shape=(n, 64, 64, 3))
+                copy_into(out).flush()
+                del out
+            return np.load(target, mmap_mode="r")
         except OSError as e:
             raise Shapes3DFileError(f"could not write the decompressed copy of {path} into "
                                     f"{target.parent} ({e}); free 6 GB there or point "
                                     f"$PYRO_TCVAE_CACHE elsewhere.") from None
-        finally:
-            if tmp.exists():
-                tmp.unlink()
 

@@ -10,7 +10,6 @@ The local latent ``"z"`` lives in a data plate subsampled from ``dataset_size`` 
 so :class:`~pyro_tcvae.TraceTC_ELBO` reads N from the plate.
 """
 
-import os
 from pathlib import Path
 
 import pyro
@@ -19,6 +18,7 @@ import torch.nn as nn
 from pyro.infer.util import is_validation_enabled
 from pyro.params import param_with_module_name
 
+from ..files import replacing
 from .latents import make_latent
 from .likelihoods import make_likelihood
 from .nets import build_nets
@@ -217,7 +217,8 @@ class VAE(nn.Module):
                 "precision": self.precision, **parts}
 
     def save(self, path):
-        """Write the model (config + weights) to ``path`` atomically.
+        """Write the model (config + weights) to ``path`` atomically (through a temporary
+        ``.NAME.tmpPID`` sibling, see :mod:`pyro_tcvae.files`).
 
         Built-in parts are stored as a config and a state dict; a model with custom
         networks or priors is pickled whole (its classes must be importable to load).
@@ -229,10 +230,8 @@ class VAE(nn.Module):
             payload["state_dict"] = self.state_dict()
         else:
             payload["module"] = self
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
+        with replacing(path) as tmp:  # a failed write leaves the old file, no temporary
+            torch.save(payload, tmp)
         return path
 
     @classmethod

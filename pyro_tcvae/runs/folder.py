@@ -20,17 +20,16 @@ import hashlib
 import io
 import json
 import os
-import re
 import warnings
 from pathlib import Path
 
 import torch
 
+from .. import files
 from .config import RESUMABLE, RunError, TrainConfig, saved_options
 
 CHECKPOINT_MAGIC = b"pyro_tcvae.checkpoint/2\n"
 LEGACY_CHECKPOINT_FORMAT = "pyro_tcvae.checkpoint/1"  # a plain torch.save, no checksum
-_TMP = re.compile(r"^\..+\.tmp(\d+)$")
 
 
 # ---------------------------------------------------------------------- file system
@@ -62,21 +61,11 @@ def atomic_write(path, write):
     """Write ``path`` through a temporary sibling: ``write(f)`` gets a binary file.
 
     The data is flushed to disk before the rename, so ``path`` holds either the old
-    or the new content, never a part.
+    or the new content, never a part (:func:`pyro_tcvae.files.atomic_write`); a
+    file-system error becomes a RunError.
     """
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     with fs_errors(path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            with open(tmp, "wb") as f:
-                write(f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        finally:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+        files.atomic_write(path, write, sync=True)
 
 
 def write_json(path, obj):
@@ -195,7 +184,7 @@ class RunFolder:
         """Remove ``.NAME.tmpPID`` files whose writer is gone; returns their names."""
         removed = []
         for p in self.path.iterdir():
-            m = _TMP.match(p.name)
+            m = files.TEMPORARY.match(p.name)
             pid = int(m.group(1)) if m else None
             if pid is not None and p.is_file() and (pid == os.getpid() or not _alive(pid)):
                 p.unlink(missing_ok=True)
