@@ -230,6 +230,8 @@ class VAE(nn.Module):
             payload["state_dict"] = self.state_dict()
         else:
             payload["module"] = self
+            for p in self.parameters():  # Pyro's param store marks each parameter it
+                p.__dict__.pop("unconstrained", None)  # serves with a weakref (re-set on use)
         with replacing(path) as tmp:  # a failed write leaves the old file, no temporary
             torch.save(payload, tmp)
         return path

@@ -18,6 +18,7 @@ import typing
 
 import torch
 
+from .plugins import PluginError, register_all
 from .registry import CHOICES, DATASETS, OBJECTIVES, TC_WEIGHTS
 
 
@@ -143,6 +144,10 @@ class TrainConfig:
         :class:`TrainConfig`; ``self`` is not changed.
         """
         _check_types(self)
+        try:  # a user's dataset, objective or prior named by import path
+            register_all(self)
+        except PluginError as e:
+            raise RunError(str(e)) from None
         if self.dsprites_path is not None and self.dataset in DATASETS \
                 and not DATASETS[self.dataset].dsprites_file:
             raise RunError(f"dsprites_path is for the dataset 'dsprites' (and its colour and "
