@@ -20,8 +20,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .cache import cached_array, unit_floats
-from .dsprites import cache_dir
+from .cache import cache_dir, cached_array, unit_floats
 from .ground_truth import GroundTruthData, grid_factors
 
 FACTOR_NAMES = ("elevation", "azimuth", "object_type")

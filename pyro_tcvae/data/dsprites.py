@@ -18,7 +18,6 @@ disk, so a second start memory-maps it in about a second.
 import hashlib
 import json
 import math
-import os
 import sys
 import zipfile
 import zlib
@@ -28,13 +27,14 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .cache import atomic_save, file_key
+# ENV_CACHE and cache_dir stay importable from here, where they were first defined
+from .cache import ENV_CACHE, atomic_save, cache_dir, file_key, find_data_file  # noqa: F401
 from .ground_truth import GroundTruthData, grid_factors
+from .npz import read_npy_header
 from .sprites import SHAPE_PARAMS, SHAPES, render
 
 FILENAME = "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz"
 ENV_FILE = "PYRO_TCVAE_DSPRITES"
-ENV_CACHE = "PYRO_TCVAE_CACHE"
 FACTOR_NAMES = ("color", "shape", "scale", "orientation", "posX", "posY")
 FACTOR_SIZES = (1, 3, 6, 40, 32, 32)
 NUM_IMAGES = math.prod(FACTOR_SIZES)  # 737,280
@@ -57,29 +57,16 @@ def factor_values():
     ]
 
 
-def cache_dir():
-    """The folder for the cached image set (and a downloaded dSprites file)."""
-    if os.environ.get(ENV_CACHE):
-        return Path(os.environ[ENV_CACHE]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base).expanduser() / "pyro_tcvae"
-
-
 def find_file(path=None):
-    """The dSprites .npz to load: ``path``, ``$PYRO_TCVAE_DSPRITES``, or the cache folder."""
-    if path is not None:
-        path = Path(path).expanduser()
-        if not path.is_file():
-            raise DSpritesFileError(
-                f"dSprites file not found: {path}. Give the path of {FILENAME} (from "
-                f"github.com/deepmind/dsprites-dataset), or pass no path to render the "
-                f"dataset procedurally."
-            )
-        return path
-    if os.environ.get(ENV_FILE):
-        return find_file(os.environ[ENV_FILE])
-    candidate = cache_dir() / FILENAME
-    return candidate if candidate.is_file() else None
+    """The dSprites .npz to load: ``path``, ``$PYRO_TCVAE_DSPRITES``, or the cache folder
+    (None when there is none)."""
+    def not_found(candidate):
+        return DSpritesFileError(
+            f"dSprites file not found: {candidate}. Give the path of {FILENAME} (from "
+            f"github.com/deepmind/dsprites-dataset), or pass no path to render the "
+            f"dataset procedurally."
+        )
+    return find_data_file(path, ENV_FILE, FILENAME, not_found)
 
 
 def render_all(progress=True):
@@ -102,13 +89,6 @@ def render_all(progress=True):
 def _render_key():
     blob = json.dumps({"params": SHAPE_PARAMS, "version": 1}, sort_keys=True).encode()
     return hashlib.sha1(blob).hexdigest()[:12]
-
-
-def _read_npy_header(f):
-    version = np.lib.format.read_magic(f)
-    if version == (1, 0):
-        return np.lib.format.read_array_header_1_0(f)
-    return np.lib.format.read_array_header_2_0(f)
 
 
 def read_npz(path, progress=True):
@@ -152,7 +132,7 @@ def read_npz(path, progress=True):
                 if lv.shape != classes.shape or not np.allclose(lv, expect, atol=1e-5):
                     raise bad("latents_values do not match the dSprites factor grid")
             with zf.open("imgs.npy") as f:
-                shape, fortran, dtype = _read_npy_header(f)
+                shape, fortran, dtype = read_npy_header(f)
                 if len(shape) != 3 or tuple(shape[1:]) != (64, 64) or fortran or \
                         np.dtype(dtype) not in (np.uint8, np.bool_):
                     raise bad(f"imgs has shape {shape}, dtype {dtype}; expected (N, 64, 64) uint8")

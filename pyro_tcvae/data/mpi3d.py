@@ -8,19 +8,16 @@ The labels are not stored; the index gives them.  The images are memory-mapped (
 GB per variant), never read whole.
 
 Where the file is looked for, in order: the ``path`` argument, ``$PYRO_TCVAE_MPI3D``,
-and the cache folder (see :func:`~pyro_tcvae.data.dsprites.cache_dir`).
+and the cache folder (see :func:`~pyro_tcvae.data.cache.cache_dir`).
 """
 
 import math
-import os
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from .cache import unit_floats
-from .dsprites import cache_dir
+from .cache import cache_dir, find_data_file, unit_floats
 from .ground_truth import GroundTruthData, grid_factors
 from .npz import map_npz_member, npz_keys
 
@@ -40,16 +37,10 @@ def find_file(variant, path=None):
     """The MPI3D .npz: ``path``, ``$PYRO_TCVAE_MPI3D``, or ``mpi3d_<variant>.npz`` in the
     cache folder; an MPI3DFileError saying where to put it when there is none."""
     name = f"mpi3d_{variant}.npz"
-    for candidate in (path, os.environ.get(ENV_FILE)):
-        if candidate:
-            candidate = Path(candidate).expanduser()
-            if not candidate.is_file():
-                raise MPI3DFileError(f"MPI3D file not found: {candidate}. Give the path of "
-                                     f"{name} (from {SOURCE}).")
-            return candidate
-    candidate = cache_dir() / name
-    if candidate.is_file():
-        return candidate
+    found = find_data_file(path, ENV_FILE, name, lambda candidate: MPI3DFileError(
+        f"MPI3D file not found: {candidate}. Give the path of {name} (from {SOURCE})."))
+    if found is not None:
+        return found
     raise MPI3DFileError(f"no MPI3D file: download {name} from {SOURCE} and pass its path "
                          f"(path=, or --data-path on the command line), set ${ENV_FILE}, or put it in "
                          f"{cache_dir()}")

@@ -13,13 +13,12 @@ uncompressed copy in the cache folder (5.9 GB) and memory-mapped, since reading 
 at random from its gzip chunks would be slow.
 
 Where the file is looked for, in order: the ``path`` argument, ``$PYRO_TCVAE_SHAPES3D``,
-and the cache folder (see :func:`~pyro_tcvae.data.dsprites.cache_dir`).
+and the cache folder (see :func:`~pyro_tcvae.data.cache.cache_dir`).
 """
 
 import hashlib
 import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +27,7 @@ from tqdm.auto import tqdm
 
 from . import scene as _scene
 from ..files import replacing
-from .cache import cached_array, file_key, unit_floats
-from .dsprites import cache_dir
+from .cache import cache_dir, cached_array, file_key, find_data_file, unit_floats
 from .ground_truth import GroundTruthData, grid_factors
 
 FILENAME = "3dshapes.h5"
@@ -57,16 +55,9 @@ def factor_values():
 
 def find_file(path=None):
     """The 3dshapes.h5 to load: ``path``, ``$PYRO_TCVAE_SHAPES3D``, the cache folder, or None."""
-    for candidate in (path, os.environ.get(ENV_FILE)):
-        if candidate:
-            candidate = Path(candidate).expanduser()
-            if not candidate.is_file():
-                raise Shapes3DFileError(f"3D Shapes file not found: {candidate}. Give the path "
-                                        f"of {FILENAME} (from {SOURCE}), or pass no path to "
-                                        f"render the dataset.")
-            return candidate
-    candidate = cache_dir() / FILENAME
-    return candidate if candidate.is_file() else None
+    return find_data_file(path, ENV_FILE, FILENAME, lambda candidate: Shapes3DFileError(
+        f"3D Shapes file not found: {candidate}. Give the path of {FILENAME} (from {SOURCE}), "
+        f"or pass no path to render the dataset."))
 
 
 def render_geometries(progress=True, scene=None, samples=3):

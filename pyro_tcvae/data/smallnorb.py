@@ -27,8 +27,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .cache import cached_array, unit_floats
-from .dsprites import cache_dir
+from .cache import cache_dir, cached_array, unit_floats
 from .ground_truth import GroundTruthData
 
 PREFIXES = ("smallnorb-5x46789x9x18x6x2x96x96-training",
