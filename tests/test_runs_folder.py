@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from pyro_tcvae.runs import RunError, RunFolder, TrainConfig, read_checkpoint, train
-from pyro_tcvae.runs.folder import CHECKPOINT_MAGIC, MetricsLog, atomic_write
+from pyro_tcvae.runs.folder import CHECKPOINT_MAGIC, MetricsLog, atomic_write, read_json
 
 SMALL = dict(dataset="small_sprites", arch="small_mlp", z_dim=3, batch_size=64, log_every=10,
              checkpoint_every=15)
@@ -105,6 +105,16 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
         atomic_write(target, fail)
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["f.txt"]
+
+
+def test_read_json_gives_none_or_the_callers_error_for_a_missing_or_damaged_file(tmp_path):
+    good, bad = tmp_path / "good.json", tmp_path / "bad.json"
+    good.write_text('{"a": [1, 2]}')
+    bad.write_text('{"a": [1, 2')
+    assert read_json(good) == {"a": [1, 2]}
+    assert read_json(bad) is None and read_json(tmp_path / "none.json") is None
+    with pytest.raises(RunError, match="bad.json.*remove it"):
+        read_json(bad, error=lambda e: RunError(f"{bad} is unreadable ({e}); remove it"))
 
 
 def test_metrics_log_reads_what_it_appends(tmp_path):

@@ -76,6 +76,18 @@ def write_text(path, text):
     atomic_write(path, lambda f: f.write(text.encode()))
 
 
+def read_json(path, error=None):
+    """The content of the JSON file ``path``; None when it is missing, unreadable or not
+    JSON, or (with ``error``) ``raise error(e)``, ``error`` a function of the OSError or
+    ValueError that returns the exception to raise."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as e:
+        if error is None:
+            return None
+        raise error(e) from None
+
+
 def _alive(pid):
     try:
         os.kill(pid, 0)

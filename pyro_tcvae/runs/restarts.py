@@ -21,14 +21,13 @@ does rank them.
 """
 
 import dataclasses
-import json
 import shutil
 from pathlib import Path
 
 from .build import check_fits, make_dataset
 from .config import RESUMABLE, RunError
 from .evaluate import evaluate
-from .folder import RunFolder, atomic_write, read_checkpoint, write_json
+from .folder import RunFolder, atomic_write, read_checkpoint, read_json, write_json
 from .parallel import Ranks
 
 PLAN = "restarts.json"
@@ -57,15 +56,7 @@ def candidate_config(config, seed):
 def read_plan(run_dir):
     """``restarts.json`` of a run folder as a dict, or None when the choice is not made
     (or the file is damaged: the candidates are then scored again)."""
-    return _read_json(Path(run_dir) / PLAN)
-
-
-def _read_json(path):
-    """A JSON file's content, or None when it is missing or unreadable."""
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
+    return read_json(Path(run_dir) / PLAN)
 
 
 def train_restarts(config, run_dir, train_one, resume=False, progress=True, data=None,
@@ -150,7 +141,7 @@ def _score_candidates(config, folder, train_one, progress, data, echo):
             model, elapsed = s["model"], s["elapsed"]
         if elapsed is None:
             elapsed = read_checkpoint(cf.checkpoint_path).get("elapsed")
-        ev = _read_json(path / "restart_eval.json") if model is None else None
+        ev = read_json(path / "restart_eval.json") if model is None else None
         if ev is None:  # (a resumed run reuses the scores of candidates it finished)
             ev = evaluate(path, data=data, model=model, progress=progress,
                           items=config.restart_items, seed=config.seed,

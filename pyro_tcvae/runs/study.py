@@ -51,7 +51,7 @@ from ..metrics.suite import SUITE, parse_metrics
 from .config import RunError, TrainConfig, field_type
 from .build import make_dataset
 from .evaluate import codes_path_for, evaluate
-from .folder import RunFolder, atomic_write, fs_errors, read_checkpoint, write_json
+from .folder import RunFolder, atomic_write, fs_errors, read_checkpoint, read_json, write_json
 from .host import cpu_has_bf16
 from .restarts import read_plan
 from .training import train
@@ -282,10 +282,7 @@ def git_commit():
 
 def read_record(path):
     """A record's dict, or None when the file is unreadable (reported by the caller)."""
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return None
+    return read_json(path)
 
 
 def status(study, results):

@@ -2,14 +2,13 @@
 
 import csv
 import dataclasses
-import json
 from pathlib import Path
 
 from ..viz import plot_sweep
 from .build import make_dataset
 from .config import RunError
 from .evaluate import evaluate
-from .folder import RunFolder, fs_errors, write_json
+from .folder import RunFolder, fs_errors, read_json, write_json
 from .training import train
 
 
@@ -78,7 +77,8 @@ def sweep(base, out_dir, grid=None, seeds=(0,), num_samples=10_000, progress=Tru
             result = evaluate(folder.path, num_samples=num_samples, data=data, model=model,
                               progress=progress)
         else:
-            result = _read_json(folder.eval_path)
+            result = read_json(folder.eval_path, error=lambda e: RunError(
+                f"{folder.eval_path} is unreadable ({e}); remove it to evaluate the run again"))
         d = result["decomposition"]
         hyper, value = cfg.hyperparameter()
         rows.append({"run": folder.path.name, "objective": cfg.objective, "hyper": hyper,
@@ -106,13 +106,6 @@ def _mig_columns(result):
     m, h = result["mig"], result["mig_histogram"]
     return {"mig": m and m["score"], "mig_stderr": m and m["stderr"],
             "mig_histogram": h and h["score"]}
-
-
-def _read_json(path):
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise RunError(f"{path} is unreadable ({e}); remove it to evaluate the run again") from None
 
 
 def format_rows(rows):
