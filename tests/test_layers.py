@@ -79,3 +79,19 @@ def test_the_module_graph_has_no_cycles():
     for node in graph:
         if node not in state:
             visit(node, [])
+
+
+#: Imports of another module's private names left in place (module -> name): report.py is
+#: being reorganised elsewhere (issue 30); make ``_config_key`` public when it moves.
+PRIVATE_IMPORTS_LEFT = {("pyro_tcvae.runs.report", "_config_key")}
+
+
+def test_no_module_imports_another_modules_private_names():
+    modules = _modules()
+    found = set()
+    for name, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                found.update((name, a.name) for a in node.names
+                             if a.name.startswith("_") and not a.name.startswith("__"))
+    assert not found - PRIVATE_IMPORTS_LEFT, sorted(found - PRIVATE_IMPORTS_LEFT)

@@ -11,7 +11,8 @@ linearly during training.
 """
 
 
-from .tc_elbo import TraceTC_ELBO, _mean
+from .sites import masked_mean
+from .tc_elbo import TraceTC_ELBO
 
 
 def capacity_at(step, capacity, capacity_steps):
@@ -70,7 +71,7 @@ class TraceAnnealedVAE_ELBO(TraceTC_ELBO):
         # the base loss holds + total * kl_mean: replace it by + total * penalty
         correction = total * (penalty - kl_mean)
         return correction, {"capacity": C, "kl_penalty": float(penalty.detach()),
-                            "kl_batch": float(_mean(kl.detach(), mask))}
+                            "kl_batch": float(masked_mean(kl.detach(), mask))}
 
     def _objective(self, t):
         return t["log_likelihood"] - t["kl_penalty"] - t["kl_global"]

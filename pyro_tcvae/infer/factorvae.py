@@ -23,8 +23,8 @@ import torch.nn.functional as F
 from pyro import poutine
 from torch.func import functional_call
 
-from .sites import SiteView, find_data_plate, latent_guide_sites
-from .tc_elbo import TraceTC_ELBO, _in_plate, _mean
+from .sites import SiteView, find_data_plate, in_plate, latent_guide_sites, masked_mean
+from .tc_elbo import TraceTC_ELBO
 
 
 def discriminator_mlp(z_dim, hidden=1000, layers=6, slope=0.2):
@@ -160,7 +160,8 @@ class TraceFactorVAE_ELBO(TraceTC_ELBO):
         if torch.is_grad_enabled():  # a training step: D learns from every particle's codes
             self._codes.append(z.detach().reshape(-1, z.shape[-1]))
         per_point = self.gamma * tc_d if mask is None else self.gamma * tc_d * mask
-        return (scale * per_point).sum(), {"tc_discriminator": float(_mean(tc_d.detach(), mask))}
+        return (scale * per_point).sum(), {
+            "tc_discriminator": float(masked_mean(tc_d.detach(), mask))}
 
     def _objective(self, t):
         return t["elbo"] - self.gamma * t["tc_discriminator"]
@@ -173,7 +174,7 @@ class TraceFactorVAE_ELBO(TraceTC_ELBO):
         views = []
         for name in latent_guide_sites(trace):
             site = trace.nodes[name]
-            if _in_plate(site, frame):
+            if in_plate(site, frame):
                 views.append(SiteView(name, site, None, frame))
         z = torch.cat([v.value() for v in views], -1)                       # [R, B, D]
         return z.reshape(-1, z.shape[-1])

@@ -51,6 +51,11 @@ def is_subsampled(frame):
     return frame.full_size is not None and frame.full_size != frame.size
 
 
+def in_plate(site, frame):
+    """True when the trace site lies inside the plate ``frame`` (a CondIndepStackFrame)."""
+    return any(f.name == frame.name for f in site["cond_indep_stack"])
+
+
 def latent_guide_sites(guide_trace):
     """Names of the guide's latent sample sites, in order."""
     return [
@@ -262,6 +267,14 @@ class SiteView:
         mask = site["mask"]
         mask = None if mask is None or mask is True else rows(mask, "mask").bool()
         return scale, mask
+
+
+def masked_mean(x, mask):
+    """Mean of x [R, B] over the entries that the mask [R, B] keeps (all if mask is None),
+    e.g. of a per-datapoint term with :meth:`SiteView.row_weight`'s mask."""
+    if mask is None:
+        return x.mean()
+    return (x * mask).sum() / mask.sum().clamp(min=1)
 
 
 def warn_once(owner, key, message):

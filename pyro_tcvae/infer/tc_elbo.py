@@ -40,23 +40,14 @@ from .sites import (
     SiteView,
     check_local_site,
     find_data_plate,
+    in_plate,
     is_subsampled,
     latent_guide_sites,
+    masked_mean,
     warn_once,
 )
 
 TERM_NAMES = ("log_likelihood", "mi", "tc", "dwkl", "kl", "kl_global", "elbo", "objective")
-
-
-def _in_plate(site, frame):
-    return any(f.name == frame.name for f in site["cond_indep_stack"])
-
-
-def _mean(x, mask):
-    """Mean of x [R, B] over the rows that the mask keeps (all if mask is None)."""
-    if mask is None:
-        return x.mean()
-    return (x * mask).sum() / mask.sum().clamp(min=1)
 
 
 class _TCMixin:
@@ -146,7 +137,7 @@ class _TCMixin:
         views = []
         for name in latent_guide_sites(guide_trace):
             gsite = guide_trace.nodes[name]
-            if not _in_plate(gsite, frame):
+            if not in_plate(gsite, frame):
                 continue
             check_local_site(name, gsite)
             msite = model_trace.nodes.get(name)
@@ -315,23 +306,23 @@ class _TCMixin:
             if site["type"] != "sample" or not site["is_observed"]:
                 continue
             lp = site["unscaled_log_prob"].detach()
-            if _in_plate(site, frame) and lp.dim() + frame.dim >= 0:
+            if in_plate(site, frame) and lp.dim() + frame.dim >= 0:
                 ll += torch_item(lp.sum()) / math.prod(lp.shape[: lp.dim() + frame.dim + 1])
             else:
                 ll += torch_item(lp.sum()) / (N * P)
         kl_global = 0.0
         for name in latent_guide_sites(guide_trace):
             gsite = guide_trace.nodes[name]
-            if _in_plate(gsite, frame) or name not in model_trace.nodes:
+            if in_plate(gsite, frame) or name not in model_trace.nodes:
                 continue
             msite = model_trace.nodes[name]
             kl_global += torch_item(
                 gsite["unscaled_log_prob"].detach().sum() - msite["unscaled_log_prob"].detach().sum()
             ) / (N * P)
         t = {
-            "mi": torch_item(_mean(mi.detach(), mask)),
-            "tc": torch_item(_mean(tc.detach(), mask)),
-            "dwkl": torch_item(_mean(dwkl.detach(), mask)),
+            "mi": torch_item(masked_mean(mi.detach(), mask)),
+            "tc": torch_item(masked_mean(tc.detach(), mask)),
+            "dwkl": torch_item(masked_mean(dwkl.detach(), mask)),
         }
         t["log_likelihood"] = ll
         t["kl"] = t["mi"] + t["tc"] + t["dwkl"]

@@ -18,7 +18,7 @@ import torch
 from ..ops.mixture import log_mixture
 from ..ops.normal_mixture import normal_log_mixture
 from ..ops.weights import log_importance_weights
-from .posterior import _strip, index_posterior
+from .posterior import index_posterior, strip_independent
 
 
 def choose_items(N, num_samples, max_components, seed):
@@ -128,7 +128,7 @@ def log_aggregate(posterior, own, z, others, group_size, joint=True, chunk_elems
         log_w_diag, log_w_off = -math.log(group_size), 0.0
     else:
         log_w_diag, log_w_off = log_importance_weights("mss", M, group_size)
-    base = _strip(comps)
+    base = strip_independent(comps)
     with torch.no_grad():
         if type(base).__name__ == "Normal":
             j, m = normal_log_mixture(z[None], base.loc[None], base.scale[None], log_w_diag,

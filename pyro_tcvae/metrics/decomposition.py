@@ -20,7 +20,7 @@ import torch
 
 from ..ops.normal_mixture import normal_joint_log_mixture
 from .aggregate import choose_items, draw_samples, log_aggregate
-from .posterior import _strip, encode_dataset, index_posterior
+from .posterior import encode_dataset, index_posterior, strip_independent
 
 TERMS = ("log_likelihood", "mi", "tc", "dwkl", "kl", "elbo")
 
@@ -68,7 +68,7 @@ def decomposition_terms(posterior, prior, num_samples=None, max_components=200_0
     samples ``z`` [S, D] under ``per_sample["z"]``).
     """
     N = posterior.batch_shape[0]
-    base = _strip(posterior)
+    base = strip_independent(posterior)
     normal = type(base).__name__ == "Normal"
     if marginals is not None and normal:
         marginals.check(N, num_samples, max_components, seed)

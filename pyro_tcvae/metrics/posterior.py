@@ -11,7 +11,9 @@ from torch.distributions import Independent
 from tqdm.auto import tqdm
 
 
-def _strip(d):
+def strip_independent(d):
+    """The distribution beneath any Independent wrappers: batch shape [N, D] for a
+    posterior over N items and D dimensions."""
     while isinstance(d, Independent):
         d = d.base_dist
     return d
@@ -20,7 +22,7 @@ def _strip(d):
 def _params(d):
     """(class, constructor keyword arguments) of a distribution; logits stand in for
     probs."""
-    d = _strip(d)
+    d = strip_independent(d)
     out = {name: getattr(d, name) for name in d.arg_constraints
            if name not in ("probs", "logits") and hasattr(d, name)}
     if "logits" in d.arg_constraints:
@@ -43,7 +45,7 @@ def _batched(value, n):
 
 def index_posterior(posterior, idx):
     """The posteriors of items ``idx``: a distribution with batch shape [len(idx), D]."""
-    d = _strip(posterior)
+    d = strip_independent(posterior)
     n = d.batch_shape[0]
     cls, kwargs = _params(d)
     return _rebuild(cls, {k: v[idx] if _batched(v, n) else v for k, v in kwargs.items()})
@@ -52,7 +54,7 @@ def index_posterior(posterior, idx):
 def cat_posteriors(parts, device=None):
     """Concatenate posteriors [n_i, D] along the item dim -> [sum n_i, D] (parameters
     moved to ``device`` when given)."""
-    parts = [_strip(p) for p in parts]
+    parts = [strip_independent(p) for p in parts]
     cls, first = _params(parts[0])
     kwargs = {}
     move = (lambda t: t.to(device)) if device is not None else (lambda t: t)
@@ -75,7 +77,7 @@ def model_device(model):
 
 def posterior_location(posterior):
     """A point summary per item and dim [N, D]: the loc, else probs, else the mean."""
-    d = _strip(posterior)
+    d = strip_independent(posterior)
     for attr in ("loc", "probs"):
         if hasattr(d, attr):
             return getattr(d, attr)

@@ -31,7 +31,7 @@ from .beta_vae_score import beta_vae_score
 from .dci import dci
 from .factor_vae_score import factor_vae_score
 from .modularity import modularity
-from .posterior import _strip, index_posterior, posterior_location
+from .posterior import index_posterior, posterior_location, strip_independent
 from .sap import sap
 
 #: The suite's metrics, in the order they are run and shown.
@@ -227,7 +227,7 @@ def suite_codes(posterior, factors, indices, factor_names, factor_sizes=None, se
     neither), ``indices`` [n], ``factors`` [n, K] (the smallest integer type),
     ``factor_names`` [K], ``factor_sizes`` [K] (when given), ``seed``.
     """
-    d = _strip(posterior)
+    d = strip_independent(posterior)
     out = {"loc": _compact(posterior_location(d).detach().cpu().numpy())}
     scale = getattr(d, "scale", None)
     if scale is None:

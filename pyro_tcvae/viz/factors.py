@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from .model import _pixels
+from .model import image_pixels
 
 
 def plot_factor_sweeps(data, base=None, max_columns=10, path=None, title=None):
@@ -46,7 +46,7 @@ def plot_factor_sweeps(data, base=None, max_columns=10, path=None, title=None):
             ax.set_xticks([])
             ax.set_yticks([])
             if c < len(imgs):
-                ax.imshow(_pixels(imgs[c]), cmap="gray", vmin=0, vmax=1)
+                ax.imshow(image_pixels(imgs[c]), cmap="gray", vmin=0, vmax=1)
                 names = getattr(data, "class_names", {}).get(data.factor_names[k])
                 label = names[int(factors[c, k])] if names else f"{float(values[c]):.2f}"
                 ax.set_title(label, fontsize=7, pad=2)

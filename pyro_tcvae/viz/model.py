@@ -22,7 +22,7 @@ def is_image(shape):
     return len(shape) == 2 or (len(shape) == 3 and shape[-1] in (1, 3))
 
 
-def _pixels(img):
+def image_pixels(img):
     """A [H, W] or [H, W, 3] tensor as an array imshow draws (grey or RGB, in [0, 1])."""
     img = img.clamp(0, 1)
     return (img[..., 0] if img.dim() == 3 and img.shape[-1] == 1 else img).numpy()
@@ -88,7 +88,7 @@ def plot_traversals(vae, x, ref_index=0, steps=9, path=None, gif_path=None, max_
     for r, d in enumerate(order):
         for c in range(steps):
             ax = axes[r, c]
-            ax.imshow(_pixels(imgs[r, c]), cmap="gray", vmin=0, vmax=1)
+            ax.imshow(image_pixels(imgs[r, c]), cmap="gray", vmin=0, vmax=1)
             ax.set_xticks([])
             ax.set_yticks([])
         axes[r, 0].set_ylabel(f"z{d}\nKL {float(kl[d]):.2f}", fontsize=7)
@@ -113,7 +113,7 @@ def _traversal_gif(plt, imgs, order, kl, path):
         ax.set_xticks([])
         ax.set_yticks([])
         if i < n:
-            shown.append(ax.imshow(_pixels(imgs[i, 0]), cmap="gray", vmin=0, vmax=1))
+            shown.append(ax.imshow(image_pixels(imgs[i, 0]), cmap="gray", vmin=0, vmax=1))
             ax.set_title(f"z{order[i]} (KL {float(kl[order[i]]):.2f})", fontsize=7)
         else:
             ax.axis("off")
@@ -121,7 +121,7 @@ def _traversal_gif(plt, imgs, order, kl, path):
 
     def update(f):
         for i, im in enumerate(shown):
-            im.set_data(_pixels(imgs[i, f]))
+            im.set_data(image_pixels(imgs[i, f]))
         return shown
 
     FuncAnimation(fig, update, frames=frames, blit=True).save(path, writer=PillowWriter(fps=6))
@@ -137,7 +137,7 @@ def plot_reconstructions(vae, x, n=10, path=None):
     fig, axes = plt.subplots(2, len(x), squeeze=False, figsize=(0.9 * len(x), 2.0))
     for i in range(len(x)):
         for r, img in enumerate((x[i], rec[i])):
-            axes[r, i].imshow(_pixels(img), cmap="gray", vmin=0, vmax=1)
+            axes[r, i].imshow(image_pixels(img), cmap="gray", vmin=0, vmax=1)
             axes[r, i].set_xticks([])
             axes[r, i].set_yticks([])
     axes[0, 0].set_ylabel("data", fontsize=8)
