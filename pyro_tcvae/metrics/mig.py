@@ -25,6 +25,7 @@ the empirical entropy of the factor (log |V_k| on a full grid).
 """
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -78,7 +79,8 @@ class MIGResult:
 
 
 def factor_entropy(factors, sizes=None):
-    """Empirical entropy of each factor (nats), from its classes [N, K]."""
+    """Empirical entropy H(v_k) of each factor (nats), float64 [K], from the classes
+    ``factors`` [N, K] (``sizes`` is not used: the counts give the values present)."""
     out = []
     for k in range(factors.shape[1]):
         counts = torch.bincount(factors[:, k]).double()
@@ -153,6 +155,150 @@ def _resolve(posterior, factors, model, data, factor_names, exclude):
     return factors, factor_names, exclude
 
 
+class MIGDraw(NamedTuple):
+    """The samples of :func:`mig` and the posteriors it needs (a step of :func:`mig`).
+
+    ``post`` holds the posteriors of the items used (batch shape [E, D]) and ``pos`` [N]
+    each item's position in it (-1 for an item not used); ``samples`` [S] are the
+    sampled items, ``z`` [S, D] their draws; ``components`` [M] the items of the
+    aggregate posterior, ``rest`` those of them that are not samples; ``exact`` is True
+    when the components are all N items.
+    """
+
+    post: object
+    pos: torch.Tensor
+    samples: torch.Tensor
+    z: torch.Tensor
+    components: torch.Tensor
+    rest: torch.Tensor
+    exact: bool
+
+
+def draw_mig_samples(posterior, N, *, model=None, data=None, num_samples=10_000,
+                     max_components=200_000, seed=0, batch_size=1024, progress=True,
+                     marginals=None):
+    """Choose the samples and components of :func:`mig` and draw one z per sample.
+
+    The items are chosen by :func:`~pyro_tcvae.metrics.aggregate.choose_items` (or taken
+    from ``marginals``); only their posteriors are encoded (with ``model`` and ``data``)
+    or indexed (from ``posterior``, batch shape [N, D]).
+
+    Returns
+    -------
+    MIGDraw
+    """
+    if marginals is not None:
+        if posterior is None:
+            raise ValueError("marginals= goes with posterior=, not with model= and data=")
+        marginals.check(N, num_samples, max_components, seed)
+        samples, comps, exact = marginals.samples, marginals.components, marginals.exact
+    else:
+        samples, comps, exact = choose_items(N, num_samples, max_components, seed)
+    needed = torch.unique(torch.cat([samples, comps]))
+    if model is not None:
+        post = encode_dataset(model, data, needed, batch_size=batch_size, progress=progress)
+    else:
+        if posterior.batch_shape[0] != N:
+            raise ValueError(f"posterior has {posterior.batch_shape[0]} items, factors {N}")
+        post = index_posterior(posterior, needed)
+    pos = torch.full((N,), -1, dtype=torch.long)
+    pos[needed] = torch.arange(len(needed))
+    z = marginals.z if marginals is not None else draw_samples(post, pos[samples], seed)
+    is_sample = torch.zeros(N, dtype=torch.bool)
+    is_sample[samples] = True
+    rest = comps[~is_sample[comps]]  # component items that are not samples
+    return MIGDraw(post, pos, samples, z, comps, rest, exact)
+
+
+def included_factors(factor_names, exclude, entropy):
+    """The indices of the factors that MIG scores: not in ``exclude`` and of positive
+    entropy ``entropy`` [K] (a ValueError when none is left)."""
+    included = [k for k in range(len(factor_names))
+                if factor_names[k] not in exclude and entropy[k] > 0]
+    if not included:
+        raise ValueError("no factor left to score (all excluded or constant)")
+    return included
+
+
+def log_marginals(draw, N):
+    """log q(z_sj) [S, D] (float64) of each sample under the aggregate posterior of all
+    N items: H(z_j) = -E log q(z_j)."""
+    return log_aggregate(draw.post, draw.pos[draw.samples], draw.z, draw.pos[draw.rest], N,
+                         joint=False)[1].double()
+
+
+def log_conditional_marginals(draw, factors, included, bar=None):
+    """log q(z_sj | v_k) [K', S, D] (float64), K' = len(included): each sample under the
+    aggregate posterior of the items that share its value of factor k.
+
+    The components of a group are the sample's group's samples and its ``rest`` items
+    (all of them when the draw is exact); ``factors`` [N, K] are the classes.  ``bar``
+    (a tqdm bar) advances once per group.
+    """
+    samples, z, pos, rest = draw.samples, draw.z, draw.pos, draw.rest
+    cond = torch.empty(len(included), len(samples), z.shape[1], dtype=torch.float64)
+    for a, k in enumerate(included):
+        for v in torch.unique(factors[samples, k]).tolist():
+            in_group = factors[:, k] == v
+            mask = factors[samples, k] == v
+            others = rest[in_group[rest]]
+            cond[a, mask] = log_aggregate(draw.post, pos[samples[mask]], z[mask], pos[others],
+                                          int(in_group.sum()), joint=False)[1].double()
+            if bar is not None:
+                bar.update()
+    return cond
+
+
+def mutual_information(cond, log_q, included, K):
+    """I(z_j; v_k) from per-sample log-densities.
+
+    Parameters
+    ----------
+    cond : Tensor [K', S, D]
+        log q(z_sj | v_k) of the included factors (:func:`log_conditional_marginals`).
+    log_q : Tensor [S, D]
+        log q(z_sj) (:func:`log_marginals`).
+    included : list of int
+        The K' factors' indices among the K.
+    K : int
+
+    Returns
+    -------
+    diff : Tensor [K', S, D]
+        log q(z_sj | v_k) - log q(z_sj), whose mean over the samples is the MI.
+    mi : Tensor [K, D]
+        I(z_j; v_k) = H(z_j) - H(z_j | v_k), zero for the factors not included.
+    cond_entropy : Tensor [K, D]
+        H(z_j | v_k) = -E log q(z_j | v_k), NaN for the factors not included.
+    """
+    diff = cond - log_q  # per-sample log q(z_j | v_k) - log q(z_j): [K', S, D]
+    mi = torch.zeros(K, diff.shape[-1], dtype=torch.float64)
+    mi[included] = diff.mean(1)
+    cond_entropy = torch.full((K, diff.shape[-1]), float("nan"), dtype=torch.float64)
+    cond_entropy[included] = -cond.mean(1)
+    return diff, mi, cond_entropy
+
+
+def bootstrap_mig(diff, entropy, num_bootstrap, seed):
+    """Standard errors of MIG and MIG-sup from a bootstrap over the samples.
+
+    Each replicate reweights the per-sample differences ``diff`` [K', S, D] by
+    multinomial counts (S draws with replacement, generator seeded ``seed``); its MI is
+    normalized by the factors' ``entropy`` [K'].  Returns (stderr, sup_stderr), NaN
+    for fewer than two replicates.
+    """
+    S = diff.shape[1]
+    g = torch.Generator().manual_seed(seed)
+    draws = torch.randint(0, S, (num_bootstrap, S), generator=g)
+    counts = torch.zeros(num_bootstrap, S).scatter_add_(1, draws, torch.ones(num_bootstrap, S))
+    boot_mi = torch.einsum("bs,ksd->bkd", counts.double(), diff) / S
+    boot_norm = boot_mi / entropy[:, None]
+    boot = _gaps(boot_norm).mean(-1)
+    stderr = float(boot.std()) if num_bootstrap > 1 else float("nan")
+    sup_stderr = float(_sup(boot_norm).std()) if num_bootstrap > 1 else float("nan")
+    return stderr, sup_stderr
+
+
 def mig(posterior=None, factors=None, *, model=None, data=None, factor_names=None, exclude=None,
         num_samples=10_000, max_components=200_000, num_bootstrap=200, seed=0,
         batch_size=1024, progress=True, marginals=None):
@@ -194,65 +340,23 @@ def mig(posterior=None, factors=None, *, model=None, data=None, factor_names=Non
     factors, factor_names, exclude = _resolve(posterior, factors, model, data, factor_names,
                                               exclude)
     N, K = factors.shape
-    if marginals is not None:
-        if posterior is None:
-            raise ValueError("marginals= goes with posterior=, not with model= and data=")
-        marginals.check(N, num_samples, max_components, seed)
-        samples, comps, exact = marginals.samples, marginals.components, marginals.exact
-    else:
-        samples, comps, exact = choose_items(N, num_samples, max_components, seed)
-    S = len(samples)
-    needed = torch.unique(torch.cat([samples, comps]))
-    if model is not None:
-        post = encode_dataset(model, data, needed, batch_size=batch_size, progress=progress)
-    else:
-        if posterior.batch_shape[0] != N:
-            raise ValueError(f"posterior has {posterior.batch_shape[0]} items, factors {N}")
-        post = index_posterior(posterior, needed)
-    pos = torch.full((N,), -1, dtype=torch.long)
-    pos[needed] = torch.arange(len(needed))
-    z = marginals.z if marginals is not None else draw_samples(post, pos[samples], seed)
-    D = z.shape[1]
-    is_sample = torch.zeros(N, dtype=torch.bool)
-    is_sample[samples] = True
-    rest = comps[~is_sample[comps]]  # component items that are not samples
-
+    draw = draw_mig_samples(posterior, N, model=model, data=data, num_samples=num_samples,
+                            max_components=max_components, seed=seed, batch_size=batch_size,
+                            progress=progress, marginals=marginals)
     H_v = factor_entropy(factors)
-    included = [k for k in range(K) if factor_names[k] not in exclude and H_v[k] > 0]
-    if not included:
-        raise ValueError("no factor left to score (all excluded or constant)")
-    groups = 1 + sum(int(torch.unique(factors[samples, k]).numel()) for k in included)
+    included = included_factors(factor_names, exclude, H_v)
+    groups = 1 + sum(int(torch.unique(factors[draw.samples, k]).numel()) for k in included)
     bar = tqdm(total=groups, desc="MIG", disable=not progress, leave=False)
-    L0 = (marginals.log_q_dims if marginals is not None else
-          log_aggregate(post, pos[samples], z, pos[rest], N, joint=False)[1]).double()
+    L0 = marginals.log_q_dims.double() if marginals is not None else log_marginals(draw, N)
     bar.update()
-    cond = torch.empty(len(included), S, D, dtype=torch.float64)
-    for a, k in enumerate(included):
-        for v in torch.unique(factors[samples, k]).tolist():
-            in_group = factors[:, k] == v
-            mask = factors[samples, k] == v
-            others = rest[in_group[rest]]
-            cond[a, mask] = log_aggregate(post, pos[samples[mask]], z[mask], pos[others],
-                                          int(in_group.sum()), joint=False)[1].double()
-            bar.update()
+    cond = log_conditional_marginals(draw, factors, included, bar)
     bar.close()
-    diff = cond - L0  # per-sample log q(z_j | v_k) - log q(z_j): [K', S, D]
-    mi = torch.zeros(K, D, dtype=torch.float64)
-    mi[included] = diff.mean(1)
-    cond_entropy = torch.full((K, D), float("nan"), dtype=torch.float64)
-    cond_entropy[included] = -cond.mean(1)
+    diff, mi, cond_entropy = mutual_information(cond, L0, included, K)
     Hv = H_v[included]
     normalized = mi[included] / Hv[:, None]
     gaps = _gaps(normalized)
-    # bootstrap over samples: multinomial counts reweight the per-sample differences
-    g = torch.Generator().manual_seed(seed + 1)
-    draws = torch.randint(0, S, (num_bootstrap, S), generator=g)
-    counts = torch.zeros(num_bootstrap, S).scatter_add_(1, draws, torch.ones(num_bootstrap, S))
-    boot_mi = torch.einsum("bs,ksd->bkd", counts.double(), diff) / S
-    boot_norm = boot_mi / Hv[:, None]
-    boot = _gaps(boot_norm).mean(-1)
-    stderr = float(boot.std()) if num_bootstrap > 1 else float("nan")
-    sup_stderr = float(_sup(boot_norm).std()) if num_bootstrap > 1 else float("nan")
+    stderr, sup_stderr = bootstrap_mig(diff, Hv, num_bootstrap, seed + 1)
+    D = mi.shape[1]
     full_norm = torch.full((K, D), float("nan"), dtype=torch.float64)
     full_norm[included] = normalized
     return MIGResult(
@@ -260,8 +364,8 @@ def mig(posterior=None, factors=None, *, model=None, data=None, factor_names=Non
         gaps={factor_names[k]: float(gp) for k, gp in zip(included, gaps)},
         mi=mi, normalized_mi=full_norm, factor_entropy=H_v, latent_entropy=-L0.mean(0),
         conditional_entropy=cond_entropy, factor_names=factor_names,
-        included=tuple(factor_names[k] for k in included), num_samples=S,
-        num_components=int(len(comps)), exact=exact,
+        included=tuple(factor_names[k] for k in included), num_samples=len(draw.samples),
+        num_components=int(len(draw.components)), exact=draw.exact,
         sup=float(_sup(normalized)), sup_stderr=sup_stderr,
     )
 
