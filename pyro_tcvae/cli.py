@@ -26,8 +26,9 @@ def _flag(name):
     return "--" + name.replace("_", "-")
 
 
-def _default_text(f):
-    """The default of an option as the help shows it."""
+def default_text(f):
+    """The default of an option as the help shows it (the documentation site's table of
+    options shows it so too)."""
     if f.metadata["objective_default"]:
         return _default_text_objective(f)
     if f.metadata["dataset_default"]:
@@ -55,7 +56,7 @@ def add_config_options(parser):
     for f in dataclasses.fields(TrainConfig):
         if not f.metadata["cli"]:
             continue
-        text = _default_text(f)
+        text = default_text(f)
         group.add_argument(_flag(f.name), dest=f.name, type=field_type(f), default=None,
                            choices=CHOICES.get(f.name),
                            help=f.metadata["help"] + (f" ({text})" if text else ""))
@@ -236,16 +237,22 @@ def _train(args):
     from .runs import evaluate, format_eval, plot_run, train
 
     if args.nproc is not None and "RANK" not in os.environ:
+        # refuse bad options and an --out that cannot take this run before torchrun starts
+        cfg = _config(args, lambda *a, **k: None)
+        RunFolder(args.out or _default_out(cfg)).check_writable(new_run=not args.resume)
         return _launch(args.nproc, args.argv)
     main_rank = int(os.environ.get("RANK", "0")) == 0
     say = print if main_rank else (lambda *a, **k: None)
     cfg = _config(args, say)
     out = args.out or _default_out(cfg)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:  # refuse before announcing the run (on several processes rank 0
+        # checks inside train() and shares a refusal with every rank)
+        RunFolder(out).check_writable(new_run=not args.resume)
     length = (f"{cfg.steps} steps" if cfg.steps else
               f"{cfg.epochs:g} epoch{'' if cfg.epochs == 1 else 's'}")
     name, value = cfg.hyperparameter()
     setting = "" if name is None else f", {name} {value:g}"
-    world = int(os.environ.get("WORLD_SIZE", "1"))
     say(f"training in {out}: {cfg.objective}{setting}, {cfg.dataset}, {length} of batch "
         f"{cfg.batch_size}" + (f" ({world} processes)" if world > 1 else ""))
     run = train(cfg, out, resume=args.resume, progress=not args.quiet, echo=say)

@@ -115,9 +115,15 @@ def test_a_run_and_its_labelled_output(tmp_path, capsys):
     # MIG on the built-in set scores shape too, and says so
     mig_line = next(line for line in out.splitlines() if line.startswith("MIG (paper"))
     assert "factors: shape, scale, orientation, posX, posY" in mig_line
-    code, _, err = run_cli(capsys, "train", "--arch", "small_mlp", "--z-dim", "2",
-                           "--batch-size", "64", "--steps", "20", "--quiet", "--out", run)
+    code, out, err = run_cli(capsys, "train", "--arch", "small_mlp", "--z-dim", "2",
+                             "--batch-size", "64", "--steps", "20", "--quiet", "--out", run)
     assert code == 2 and "already holds a run" in err and "--resume" in err
+    assert "training in" not in out + err  # refused before the run is announced
+    code, out, err = run_cli(capsys, "train", "--arch", "small_mlp", "--z-dim", "2",
+                             "--batch-size", "64", "--steps", "20", "--quiet", "--out", run,
+                             "--nproc", "2")  # and before torchrun starts any process
+    assert code == 2 and "already holds a run" in err and err.count("\n") == 1
+    assert "training in" not in out + err
     code, _, err = run_cli(capsys, "train", "--out", run, "--resume", "--beta", "2")
     assert code == 2 and re.search(r"other settings \(beta: checkpoint 6\.0 vs now 2\.0\)", err)
 

@@ -162,16 +162,22 @@ def test_wrong_support_and_shapes_give_clear_errors():
         VAE(z_dim=4, prior=dist.Normal(torch.zeros(3), 1.0))
 
 
-def test_readme_custom_prior_runs():
+MODELS_PAGE = "docs/site/models.md"  # the guide's page on the ready VAE (once the README's)
+
+
+def _python_blocks(page):
     import re
     from pathlib import Path
 
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
-    block = [b for b in re.findall(r"```python\n(.*?)```", readme, flags=re.S)
-             if "class MixturePrior" in b]
+    text = (Path(__file__).parents[1] / page).read_text()
+    return re.findall(r"```python\n(.*?)```", text, flags=re.S)
+
+
+def test_models_page_custom_prior_runs():
+    block = [b for b in _python_blocks(MODELS_PAGE) if "class MixturePrior" in b]
     assert block and len(block[0].strip().splitlines()) <= 20
     ns = {}
-    exec(compile(block[0], "README.md", "exec"), ns)
+    exec(compile(block[0], MODELS_PAGE, "exec"), ns)
     vae = ns["vae"]
     x = (torch.rand(8, 64, 64) < 0.2).float()
     elbo = TraceTC_ELBO(beta=6.0)
@@ -182,19 +188,14 @@ def test_readme_custom_prior_runs():
     assert xs.shape == (4, 64, 64)
 
 
-def test_readme_ready_vae_runs_as_written(dsprites_cache, monkeypatch, tmp_path):
-    import re
-    from pathlib import Path
-
+def test_models_page_ready_vae_runs_as_written(dsprites_cache, monkeypatch, tmp_path):
     monkeypatch.setenv("PYRO_TCVAE_CACHE", str(dsprites_cache[0]))
     monkeypatch.delenv("PYRO_TCVAE_DSPRITES", raising=False)
     monkeypatch.chdir(tmp_path)  # it writes vae.pt
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
-    block = [b for b in re.findall(r"```python\n(.*?)```", readme, flags=re.S)
-             if "VAE.load(" in b]
+    block = [b for b in _python_blocks(MODELS_PAGE) if "VAE.load(" in b]
     assert block
     ns = {}
-    exec(compile(block[0], "README.md", "exec"), ns)
+    exec(compile(block[0], MODELS_PAGE, "exec"), ns)
     q = ns["q"]
     assert tuple(q.batch_shape) == (8, 10) and (tmp_path / "vae.pt").is_file()
 

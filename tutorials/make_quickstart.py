@@ -1,6 +1,7 @@
 """Write tutorials/01_quickstart.ipynb (cells kept here as plain text for review).
 
-    python tutorials/make_quickstart.py
+    python tutorials/make_tutorials.py 01_quickstart.ipynb   # write and execute (committed so)
+    python tutorials/make_quickstart.py                      # write only, without outputs
 """
 
 from pathlib import Path

@@ -1,5 +1,6 @@
-"""Write the tutorial notebooks 02-07 (cells kept here as plain text for review),
-then execute them at full size so that they are committed with their outputs.
+"""Write the tutorial notebooks 01-07 (cells kept here as plain text for review; 01's
+in make_quickstart.py), then execute them at full size so that they are committed with
+their outputs.
 
     python tutorials/make_tutorials.py            # write and execute
     python tutorials/make_tutorials.py --no-run   # write only
@@ -10,7 +11,8 @@ import time
 from pathlib import Path
 
 import nbformat as nbf
-from make_quickstart import notebook_of  # noqa: E402 (a sibling script)
+from make_quickstart import CELLS as QUICKSTART  # noqa: E402 (a sibling script)
+from make_quickstart import notebook_of  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -629,7 +631,8 @@ def notebook(cells):
                         for i, (k, src) in enumerate(cells)])
 
 
-NOTEBOOKS = {"02_elbo_decomposition.ipynb": DECOMPOSITION, "03_mig.ipynb": MIG,
+NOTEBOOKS = {"01_quickstart.ipynb": QUICKSTART,
+             "02_elbo_decomposition.ipynb": DECOMPOSITION, "03_mig.ipynb": MIG,
              "04_extending.ipynb": EXTENDING, "05_dependent_factors.ipynb": DEPENDENT,
              "06_your_own_data.ipynb": OWN_DATA, "07_metric_suite.ipynb": SUITE}
 
