@@ -135,3 +135,26 @@ def test_every_relative_link_of_the_readme_and_the_guide_resolves():
             elif anchor and dest.suffix == ".md" and anchor not in _anchors(dest):
                 broken.append(f"{page.name}: {target} (no such heading)")
     assert not broken, broken
+
+
+def test_the_train_commands_of_the_readme_and_the_guide_are_valid():
+    """Every `pyro-tcvae train` line of a bash block parses, and (unless it resumes a run)
+    its configuration validates: an option renamed or respelt shows here."""
+    import shlex
+
+    from pyro_tcvae.cli import build_parser, given_options
+    from pyro_tcvae.runs import TrainConfig
+
+    parser = build_parser()
+    commands = []
+    for page in [ROOT / "README.md", *sorted(SITE.glob("*.md"))]:
+        for block in re.findall(r"```bash\n(.*?)```", page.read_text(), flags=re.S):
+            for line in block.replace("\\\n", " ").splitlines():
+                line = line.split("#")[0].strip()
+                if line.startswith("pyro-tcvae train"):
+                    commands.append((page.name, line))
+    assert len(commands) >= 5, commands
+    for page, line in commands:
+        args = parser.parse_args(shlex.split(line)[1:])
+        if not args.resume:
+            TrainConfig(**given_options(args)).validate()

@@ -75,7 +75,8 @@ EXAMPLES = {"dataset": "dsprites", "dsprites_path": "data/dsprites.npz",
             "prior": "flow", "likelihood": "continuous_bernoulli", "steps": 1200,
             "epochs": 2.5, "batch_size": 1024, "lr": 1e-3, "warmup": 1000,
             "beta_start": 1.0, "log_every": 100, "checkpoint_every": 300,
-            "precision": "bf16", "fused": False, "mig_items": 50000, "restarts": 4,
+            "precision": "bf16", "fused": False, "mig_every": "2m", "mig_at": "2,5,10",
+            "mig_items": 50000, "restarts": 4,
             "restart_steps": 500, "restart_items": 50000, "device": "cuda", "threads": 1}
 
 
