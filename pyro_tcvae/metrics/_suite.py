@@ -8,6 +8,7 @@ means, the "mean representation" of disentanglement_lib) and factor classes [N, 
 of the same N items.  Randomness comes from one seeded ``numpy.random.Generator``.
 """
 
+import textwrap
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -41,6 +42,38 @@ class MetricResult:
     def __str__(self):
         return (f"{type(self).__name__.replace('Result', '')} {self.score:.4f} "
                 f"+- {self.stderr:.4f}")
+
+
+#: Parameters that the metrics of the suite share, as their docstrings give them, by the
+#: placeholder that stands for them there (see :func:`document_inputs`): ``{inputs}``,
+#: which every metric takes first, and ``{split}``, of the metrics that split the items.
+PARAMETER_DOCS = {
+    "{inputs}": """\
+codes : Tensor or ndarray [N, D], or a Distribution with batch shape [N, D]
+    Point codes (the posterior means; a distribution stands for its location).
+factors : LongTensor or int ndarray [N, K]
+    Factor classes of the same items.
+factor_sizes, factor_names : optional
+    Sizes to check the classes against; names for the result.""",
+    "{split}": """\
+seed : int
+    Seeds the split and the classifiers.
+num_train, num_test : int
+    Distinct training and test items (protocol: 10,000 and 5,000); N must be at least
+    their sum.""",
+}
+
+
+def document_inputs(fn):
+    """Write :data:`PARAMETER_DOCS` into ``fn``'s docstring where a line is one of its
+    placeholders (at that line's indentation)."""
+    lines = (fn.__doc__ or "").splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        if line.strip() in PARAMETER_DOCS:
+            indent = line[:len(line) - len(line.lstrip())]
+            lines[i] = textwrap.indent(PARAMETER_DOCS[line.strip()], indent) + "\n"
+    fn.__doc__ = "".join(lines) if fn.__doc__ else fn.__doc__
+    return fn
 
 
 def check_inputs(codes, factors, factor_sizes=None, factor_names=None, metric="metric"):
@@ -143,6 +176,41 @@ def split_points(n, num_train, num_test, rng, metric):
         raise ValueError(f"{metric}: num_train must be >= 2 and num_test >= 1")
     perm = rng.permutation(n)
     return perm[:num_train], perm[num_train:need]
+
+
+def split_inputs(codes, factors, factor_sizes, factor_names, metric, seed, num_train,
+                 num_test):
+    """The inputs of the metrics that split the items (DCI, SAP, modularity and
+    explicitness).  Returns ``(z, f, names, keep, train, test)``: :func:`check_inputs`'
+    three, the :func:`varying_factors`, and the :func:`split_points` drawn with
+    ``numpy.random.default_rng(seed)``."""
+    z, f, names = check_inputs(codes, factors, factor_sizes, factor_names, metric)
+    keep = varying_factors(f, names, metric)
+    rng = np.random.default_rng(seed)
+    train, test = split_points(len(z), num_train, num_test, rng, metric)
+    return z, f, names, keep, train, test
+
+
+def check_training_values(values, name, metric, num_train):
+    """A factor's classifier needs two or more of its values among the training items
+    (``values`` [num_train])."""
+    if len(np.unique(values)) < 2:
+        raise ValueError(f"{metric}: factor {name!r} takes one value in the {num_train} "
+                         f"training items; pass a larger num_train=")
+
+
+def check_batch_inputs(codes, factors, factor_sizes, factor_names, metric, batch_size,
+                       num_train, num_eval):
+    """The inputs of the BetaVAE and FactorVAE scores, which draw ``num_train`` and
+    ``num_eval`` batches of ``batch_size`` items fixing one of two or more varying
+    factors.  Returns ``(z, f, names, keep)``: :func:`check_inputs`' three and the
+    :func:`varying_factors`."""
+    z, f, names = check_inputs(codes, factors, factor_sizes, factor_names, metric)
+    keep = varying_factors(f, names, metric, need=2)
+    check_batch(len(z), batch_size, metric)
+    if num_train < 1 or num_eval < 1:
+        raise ValueError(f"{metric}: num_train and num_eval must be >= 1")
+    return z, f, names, keep
 
 
 def check_batch(n, batch_size, metric):

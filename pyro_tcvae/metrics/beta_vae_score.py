@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._suite import (GroupSampler, MetricResult, bootstrap_stderr, check_batch, check_inputs,
-                     varying_factors)
+from ._suite import (GroupSampler, MetricResult, bootstrap_stderr, check_batch_inputs,
+                     document_inputs)
 
 
 @dataclass
@@ -64,18 +64,14 @@ def pair_features(z, sampler, factor_index, batch_size, rng, chunk=1024):
     return out
 
 
+@document_inputs
 def beta_vae_score(codes, factors, *, factor_sizes=None, factor_names=None, seed=0,
                    num_train=10_000, num_eval=5_000, batch_size=64, num_bootstrap=100):
     """The BetaVAE score of a code, with disentanglement_lib's protocol.
 
     Parameters
     ----------
-    codes : Tensor or ndarray [N, D], or a Distribution with batch shape [N, D]
-        Point codes (the posterior means; a distribution stands for its location).
-    factors : LongTensor or int ndarray [N, K]
-        Factor classes of the same items.
-    factor_sizes, factor_names : optional
-        Sizes to check the classes against; names for the result.
+    {inputs}
     seed : int
         Seeds the draws and the classifier.
     num_train, num_eval : int
@@ -114,11 +110,8 @@ def beta_vae_score(codes, factors, *, factor_sizes=None, factor_names=None, seed
     from sklearn.linear_model import LogisticRegression  # lazily: a slow import
 
     metric = "beta_vae_score"
-    z, f, names = check_inputs(codes, factors, factor_sizes, factor_names, metric)
-    keep = varying_factors(f, names, metric, need=2)
-    check_batch(len(z), batch_size, metric)
-    if num_train < 1 or num_eval < 1:
-        raise ValueError(f"{metric}: num_train and num_eval must be >= 1")
+    z, f, names, keep = check_batch_inputs(codes, factors, factor_sizes, factor_names, metric,
+                                           batch_size, num_train, num_eval)
     rng = np.random.default_rng(seed)
     sampler = GroupSampler(f)
     ks = np.asarray(keep)

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._suite import MetricResult, bootstrap_stderr, check_inputs, split_points, varying_factors
+from ._suite import (MetricResult, bootstrap_stderr, check_training_values, document_inputs,
+                     split_inputs)
 
 
 @dataclass
@@ -133,23 +134,15 @@ def _fit_all(jobs, classes, n_jobs):
     return out
 
 
+@document_inputs
 def dci(codes, factors, *, factor_sizes=None, factor_names=None, seed=0, num_train=10_000,
         num_test=5_000, num_bootstrap=100, classifier=None, n_jobs=None):
     """DCI of a code, with disentanglement_lib's protocol.
 
     Parameters
     ----------
-    codes : Tensor or ndarray [N, D], or a Distribution with batch shape [N, D]
-        Point codes (the posterior means; a distribution stands for its location).
-    factors : LongTensor or int ndarray [N, K]
-        Factor classes of the same items.
-    factor_sizes, factor_names : optional
-        Sizes to check the classes against; names for the result.
-    seed : int
-        Seeds the split and the classifiers.
-    num_train, num_test : int
-        Distinct training and test items (protocol: 10,000 and 5,000); N must be at
-        least their sum.
+    {inputs}
+    {split}
     num_bootstrap : int
         Bootstrap replicates for the standard errors.
     classifier : callable, optional
@@ -212,15 +205,11 @@ def dci(codes, factors, *, factor_sizes=None, factor_names=None, seed=0, num_tra
       ``classifier`` other than gradient boosting.
     """
     metric = "dci"
-    z, f, names = check_inputs(codes, factors, factor_sizes, factor_names, metric)
-    keep = varying_factors(f, names, metric)
-    rng = np.random.default_rng(seed)
-    train, test = split_points(len(z), num_train, num_test, rng, metric)
+    z, f, names, keep, train, test = split_inputs(codes, factors, factor_sizes, factor_names,
+                                                  metric, seed, num_train, num_test)
     D, K = z.shape[1], len(keep)
     for k in keep:
-        if len(np.unique(f[train, k])) < 2:
-            raise ValueError(f"{metric}: factor {names[k]!r} takes one value in the "
-                             f"{num_train} training items; pass a larger num_train=")
+        check_training_values(f[train, k], names[k], metric, num_train)
     jobs = [(classifier or _protocol_classifier, z[train], f[train, k], z[test], f[test, k],
              seed) for k in keep]
     classes = [len(np.unique(f[train, k])) for k in keep]

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._suite import (GroupSampler, MetricResult, bootstrap_stderr, check_batch, check_inputs,
-                     varying_factors)
+from ._suite import (GroupSampler, MetricResult, bootstrap_stderr, check_batch_inputs,
+                     document_inputs)
 
 
 @dataclass
@@ -78,6 +78,7 @@ def batch_votes(z, sampler, factor_index, batch_size, global_var, active, rng, c
     return out
 
 
+@document_inputs
 def factor_vae_score(codes, factors, *, factor_sizes=None, factor_names=None, seed=0,
                      num_train=10_000, num_eval=5_000, batch_size=64,
                      num_variance_estimate=10_000, prune_threshold=0.05, num_bootstrap=100):
@@ -85,12 +86,7 @@ def factor_vae_score(codes, factors, *, factor_sizes=None, factor_names=None, se
 
     Parameters
     ----------
-    codes : Tensor or ndarray [N, D], or a Distribution with batch shape [N, D]
-        Point codes (the posterior means; a distribution stands for its location).
-    factors : LongTensor or int ndarray [N, K]
-        Factor classes of the same items.
-    factor_sizes, factor_names : optional
-        Sizes to check the classes against; names for the result.
+    {inputs}
     seed : int
         Seeds every draw.
     num_train, num_eval : int
@@ -134,11 +130,8 @@ def factor_vae_score(codes, factors, *, factor_sizes=None, factor_names=None, se
     - ``stderr`` is a bootstrap over the evaluation votes (the classifier fixed).
     """
     metric = "factor_vae_score"
-    z, f, names = check_inputs(codes, factors, factor_sizes, factor_names, metric)
-    keep = varying_factors(f, names, metric, need=2)
-    check_batch(len(z), batch_size, metric)
-    if num_train < 1 or num_eval < 1:
-        raise ValueError(f"{metric}: num_train and num_eval must be >= 1")
+    z, f, names, keep = check_batch_inputs(codes, factors, factor_sizes, factor_names, metric,
+                                           batch_size, num_train, num_eval)
     rng = np.random.default_rng(seed)
     N, D = z.shape
     var_items = rng.permutation(N)[:min(N, num_variance_estimate)]

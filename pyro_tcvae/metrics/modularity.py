@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._suite import (MetricResult, bootstrap_weights, check_inputs, discrete_mi, discretize,
-                     split_points, varying_factors)
+from ._suite import (MetricResult, bootstrap_weights, check_training_values, discrete_mi,
+                     discretize, document_inputs, split_inputs)
 
 
 @dataclass
@@ -128,23 +128,17 @@ def _explicitness(proba, classes, y, weights):
     return np.nanmean(aucs, 0) if aucs else np.full(len(weights), np.nan)
 
 
+@document_inputs
 def modularity(codes, factors, *, factor_sizes=None, factor_names=None, seed=0,
                num_train=10_000, num_test=5_000, num_bins=20, num_bootstrap=100):
     """Modularity and explicitness of a code, with disentanglement_lib's protocol.
 
     Parameters
     ----------
-    codes : Tensor or ndarray [N, D], or a Distribution with batch shape [N, D]
-        Point codes (the posterior means; a distribution stands for its location).
-    factors : LongTensor or int ndarray [N, K]
-        Factor classes of the same items.
-    factor_sizes, factor_names : optional
-        Sizes to check the classes against; names for the result.
-    seed : int
-        Seeds the split and the classifiers.
-    num_train, num_test : int
-        Distinct training and test items (protocol: 10,000 and 5,000).  Modularity uses
-        the training items; explicitness trains on them and is scored on the test items.
+    {inputs}
+    {split}
+        Modularity uses the training items; explicitness trains on them and is scored on
+        the test items.
     num_bins : int
         Equal-width bins per dimension for the MI (protocol: 20).
     num_bootstrap : int
@@ -188,10 +182,8 @@ def modularity(codes, factors, *, factor_sizes=None, factor_names=None, seed=0,
     from sklearn.linear_model import LogisticRegression  # lazily: a slow import
 
     metric = "modularity"
-    z, f, names = check_inputs(codes, factors, factor_sizes, factor_names, metric)
-    keep = varying_factors(f, names, metric)
-    rng = np.random.default_rng(seed)
-    train, test = split_points(len(z), num_train, num_test, rng, metric)
+    z, f, names, keep, train, test = split_inputs(codes, factors, factor_sizes, factor_names,
+                                                  metric, seed, num_train, num_test)
     fk = f[:, keep]
     binned = discretize(z[train], num_bins)
     mi = discrete_mi(binned, fk[train])
@@ -203,9 +195,7 @@ def modularity(codes, factors, *, factor_sizes=None, factor_names=None, seed=0,
     boot = bootstrap_weights(num_test, num_bootstrap, seed) if num_bootstrap > 1 else None
     expl, expl_boot = [], []
     for j, k in enumerate(keep):
-        if len(np.unique(fk[train, j])) < 2:
-            raise ValueError(f"{metric}: factor {names[k]!r} takes one value in the "
-                             f"{num_train} training items; pass a larger num_train=")
+        check_training_values(fk[train, j], names[k], metric, num_train)
         clf = LogisticRegression(random_state=seed).fit(x_train, fk[train, j])
         proba = clf.predict_proba(x_test)
         expl.append(float(_explicitness(proba, clf.classes_, fk[test, j], ones)[0]))

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._suite import MetricResult, bootstrap_stderr, check_inputs, split_points, varying_factors
+from ._suite import (MetricResult, bootstrap_stderr, check_training_values, document_inputs,
+                     split_inputs)
 
 
 @dataclass
@@ -64,22 +65,15 @@ def _r2(z, y, w):
     return np.where(ok, cov ** 2 / np.where(ok, vz[..., None] * vy[:, None], 1), 0.0)
 
 
+@document_inputs
 def sap(codes, factors, *, factor_sizes=None, factor_names=None, seed=0, num_train=10_000,
         num_test=5_000, continuous_factors=False, num_bootstrap=100):
     """The SAP score of a code, with disentanglement_lib's protocol.
 
     Parameters
     ----------
-    codes : Tensor or ndarray [N, D], or a Distribution with batch shape [N, D]
-        Point codes (the posterior means; a distribution stands for its location).
-    factors : LongTensor or int ndarray [N, K]
-        Factor classes of the same items.
-    factor_sizes, factor_names : optional
-        Sizes to check the classes against; names for the result.
-    seed : int
-        Seeds the split and the classifiers.
-    num_train, num_test : int
-        Distinct training and test items (protocol: 10,000 and 5,000).
+    {inputs}
+    {split}
     continuous_factors : bool
         False (protocol): S_dk = test accuracy of a linear SVM on z_d.  True: S_dk = R^2
         of the linear fit of the class index on z_d over the training items (the test
@@ -118,10 +112,8 @@ def sap(codes, factors, *, factor_sizes=None, factor_names=None, seed=0, num_tra
     from sklearn.svm import LinearSVC  # lazily: a slow import
 
     metric = "sap"
-    z, f, names = check_inputs(codes, factors, factor_sizes, factor_names, metric)
-    keep = varying_factors(f, names, metric)
-    rng = np.random.default_rng(seed)
-    train, test = split_points(len(z), num_train, num_test, rng, metric)
+    z, f, names, keep, train, test = split_inputs(codes, factors, factor_sizes, factor_names,
+                                                  metric, seed, num_train, num_test)
     D, K = z.shape[1], len(keep)
     if continuous_factors:
         y = f[train][:, keep].astype(np.float64)
@@ -131,9 +123,7 @@ def sap(codes, factors, *, factor_sizes=None, factor_names=None, seed=0, num_tra
     else:
         correct = np.zeros((num_test, D, K))
         for j, k in enumerate(keep):
-            if len(np.unique(f[train, k])) < 2:
-                raise ValueError(f"{metric}: factor {names[k]!r} takes one value in the "
-                                 f"{num_train} training items; pass a larger num_train=")
+            check_training_values(f[train, k], names[k], metric, num_train)
             for d in range(D):
                 svm = LinearSVC(C=0.01, class_weight="balanced", dual=False, random_state=seed)
                 svm.fit(z[train, d:d + 1], f[train, k])
