@@ -14,6 +14,7 @@ from pathlib import Path
 from .runs import CHOICES, DATASETS, OBJECTIVES, RunError, RunFolder, TrainConfig
 from .metrics.suite import SUITE, SUITE_ITEMS
 from .runs.config import field_type
+from .runs.plugins import KINDS as PLUGGABLE, is_import_path
 from .runs.registry import BUILTIN_DATASET
 from .runs.sweep import DEFAULT_GRID
 
@@ -57,9 +58,29 @@ def add_config_options(parser):
         if not f.metadata["cli"]:
             continue
         text = default_text(f)
+        if f.name in PLUGGABLE:  # a built-in name, or a user's entry by import path
+            group.add_argument(_flag(f.name), dest=f.name, type=_name_or_path(f.name),
+                               default=None, metavar=f.name.upper(),
+                               help=f.metadata["help"] + f" ({text}; one of "
+                                    f"{', '.join(CHOICES[f.name])}, or your own as "
+                                    f"module:Name, e.g. mypkg.{f.name}s:My{f.name.title()})")
+            continue
         group.add_argument(_flag(f.name), dest=f.name, type=field_type(f), default=None,
                            choices=CHOICES.get(f.name),
                            help=f.metadata["help"] + (f" ({text})" if text else ""))
+
+
+def _name_or_path(option):
+    """argparse type of a pluggable option: a registered name or 'module:Name' (checked
+    with the configuration, which imports it)."""
+    def parse(text):
+        if text in CHOICES[option] or is_import_path(text):
+            return text
+        raise argparse.ArgumentTypeError(
+            f"invalid choice: {text!r} (choose from {', '.join(CHOICES[option])}, or give "
+            f"your own as module:Name)")
+    parse.__name__ = option
+    return parse
 
 
 def given_options(args):
@@ -211,7 +232,8 @@ def _config(args, echo):
 def _default_out(cfg):
     name, value = cfg.hyperparameter()
     setting = "" if name is None else f"-{name}{value:g}"
-    return Path("runs") / f"{cfg.dataset}-{cfg.objective}{setting}-seed{cfg.seed}"
+    name = f"{cfg.dataset}-{cfg.objective}{setting}-seed{cfg.seed}".replace(":", ".")
+    return Path("runs") / name
 
 
 def _launch(nproc, argv):

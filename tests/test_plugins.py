@@ -74,3 +74,21 @@ def test_a_users_prior_objective_and_dataset_train_and_resume(tmp_path, userpkg)
 def test_a_bad_import_path_names_the_fix(userpkg, option, path, message):
     with pytest.raises(RunError, match=message):
         TrainConfig(**{option: path}).validate()
+
+
+def test_the_command_line_takes_an_import_path_and_refuses_a_bad_name(tmp_path, userpkg,
+                                                                       capsys):
+    from pyro_tcvae.cli import main
+    run = tmp_path / "cli_run"
+    assert main(["train", "--dataset", "userpkg:TINY", "--prior", "userpkg:StudentTPrior",
+                 "--out", str(run), "--no-eval", "--quiet"]) == 0
+    assert json.loads((run / "config.json").read_text())["prior"] == "userpkg:StudentTPrior"
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--prior", "studentt", "--out", str(tmp_path / "x")])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: 'studentt' (choose from normal, laplace, flow" in err
+    assert "or give your own as module:Name" in err
+    assert main(["train", "--prior", "userpkg:Nope", "--out", str(tmp_path / "y")]) == 2
+    assert "userpkg has no attribute 'Nope'" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()

@@ -14,12 +14,14 @@ option:
 
 The entry is then registered under the path itself, so the rest of a run (checks,
 training, resuming, evaluation) treats it as a built-in choice, and ``config.json``
-keeps the path: the module must be importable wherever the run is resumed or
-evaluated.  A model with a user's prior is saved whole (pickled), as any model with
+keeps the path: the module must be importable (installed, on ``PYTHONPATH`` or in the
+current folder) wherever the run is resumed or evaluated.  A model with a user's prior is saved whole (pickled), as any model with
 parts that a config cannot rebuild.
 """
 
 import importlib
+import os
+import sys
 
 from ..models.priors import PRIORS, Prior
 from .registry import CHOICES, DATASETS, OBJECTIVES, DatasetEntry, ObjectiveEntry
@@ -41,6 +43,22 @@ def is_import_path(value):
     return isinstance(value, str) and ":" in value
 
 
+def _import(module_name):
+    """Import a module, looking in the current folder too (a console script such as
+    ``pyro-tcvae`` does not put it on ``sys.path``, ``python -m`` does)."""
+    try:
+        return importlib.import_module(module_name)
+    except ImportError:
+        here = os.getcwd()
+        if here in sys.path or "" in sys.path:
+            raise
+        sys.path.append(here)
+        try:
+            return importlib.import_module(module_name)
+        finally:
+            sys.path.remove(here)
+
+
 def load(option, path):
     """The object that ``path`` ("pkg.module:Name") names for ``option``.
 
@@ -51,7 +69,7 @@ def load(option, path):
     if not module_name or not attr:
         raise PluginError(f"{option} {path!r}: an import path is 'package.module:Name'")
     try:
-        module = importlib.import_module(module_name)
+        module = _import(module_name)
     except ImportError as e:
         raise PluginError(f"{option} {path!r}: cannot import {module_name!r} ({e}); install "
                           f"it or add its folder to PYTHONPATH") from None
