@@ -1,5 +1,6 @@
-"""pyro_tcvae.files: the one atomic writer; a failed write leaves the old file and no
-temporary behind, and every writer of the package goes through it."""
+"""pyro_tcvae.files: the one atomic writer (and the run folder's, over it); a failed write
+leaves the old file and no temporary behind, and every writer of the package goes
+through it."""
 
 import ast
 import os
@@ -10,6 +11,7 @@ import torch
 
 from pyro_tcvae.files import TEMPORARY, atomic_write, replacing, temporary_sibling
 from pyro_tcvae.models import VAE
+from pyro_tcvae.runs.folder import atomic_write as run_folder_atomic_write
 
 PACKAGE = Path(__file__).resolve().parents[1] / "pyro_tcvae"
 
@@ -30,17 +32,17 @@ def test_atomic_write_replaces_the_file_and_creates_its_folder(tmp_path, sync):
     assert [p.name for p in target.parent.iterdir()] == ["b.bin"]
 
 
-@pytest.mark.parametrize("error", [RuntimeError, OSError])
-def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path, error):
+@pytest.mark.parametrize("write", [atomic_write, run_folder_atomic_write])
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path, write):
     target = tmp_path / "f.bin"
-    target.write_bytes(b"old")
+    write(target, lambda f: f.write(b"old"))
 
     def fail(f):
         f.write(b"half")
-        raise error("crash in the middle")
+        raise RuntimeError("crash in the middle")
 
-    with pytest.raises(error):
-        atomic_write(target, fail)
+    with pytest.raises(RuntimeError):
+        write(target, fail)
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["f.bin"]
 

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from pyro_tcvae.runs import RunError, RunFolder, TrainConfig, read_checkpoint, train
-from pyro_tcvae.runs.folder import CHECKPOINT_MAGIC, MetricsLog, atomic_write, read_json
+from pyro_tcvae.runs.folder import CHECKPOINT_MAGIC, MetricsLog, read_json
 
 SMALL = dict(dataset="small_sprites", arch="small_mlp", z_dim=3, batch_size=64, log_every=10,
              checkpoint_every=15)
@@ -91,20 +91,6 @@ def test_a_full_disk_is_one_line_and_keeps_the_previous_checkpoint(run, monkeypa
     monkeypatch.undo()
     assert read_checkpoint(run / "checkpoint.pt")["step"] == before
     assert not [p for p in run.iterdir() if ".tmp" in p.name]
-
-
-def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
-    target = tmp_path / "f.txt"
-    atomic_write(target, lambda f: f.write(b"old"))
-
-    def fail(f):
-        f.write(b"half")
-        raise RuntimeError("crash in the middle")
-
-    with pytest.raises(RuntimeError):
-        atomic_write(target, fail)
-    assert target.read_bytes() == b"old"
-    assert [p.name for p in tmp_path.iterdir()] == ["f.txt"]
 
 
 def test_read_json_gives_none_or_the_callers_error_for_a_missing_or_damaged_file(tmp_path):
