@@ -18,6 +18,10 @@ from .runs.plugins import KINDS as PLUGGABLE, is_import_path
 from .runs.registry import BUILTIN_DATASET
 from .runs.sweep import DEFAULT_GRID
 
+EVAL_ITEMS_HELP = ("evaluate on a fixed random subset of N items (drawn with the evaluation "
+                   "seed; default and 0: every item; e.g. 100000 on dSprites takes a "
+                   "seventh of the time)")
+
 #: The sweep's value lists: flag -> the hyperparameter they set.
 SWEEP_VALUES = {"--betas": "beta", "--gammas": "gamma", "--capacities": "capacity",
                 "--lambdas": "lambda_od"}
@@ -116,6 +120,8 @@ def build_parser():
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--no-eval", action="store_true", help="skip the evaluation and plots "
                                                           "at the end")
+    p.add_argument("--eval-items", type=int, default=None, metavar="N",
+                   help=EVAL_ITEMS_HELP)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--nproc", type=int, default=None,
                    help="train on N processes (torchrun --nproc_per_node=N; the TC over the "
@@ -141,6 +147,10 @@ def build_parser():
                         "RUN_DIR/eval_codes.npz)")
     p.add_argument("--suite-items", type=int, default=SUITE_ITEMS,
                    help=f"items of the suite's fixed subset (default {SUITE_ITEMS})")
+    p.add_argument("--eval-items", type=int, default=None, metavar="N", help=EVAL_ITEMS_HELP)
+    p.add_argument("--force", action="store_true",
+                   help="compute again even when eval.json already holds this model's "
+                        "evaluation with these settings")
     p.add_argument("--quiet", action="store_true")
 
     p = sub.add_parser("plot", help="traversals, reconstructions, latents vs factors, "
@@ -266,6 +276,7 @@ def _train(args):
     main_rank = int(os.environ.get("RANK", "0")) == 0
     say = print if main_rank else (lambda *a, **k: None)
     cfg = _config(args, say)
+    _check_eval_items(args.eval_items)
     out = args.out or _default_out(cfg)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world == 1:  # refuse before announcing the run (on several processes rank 0
@@ -282,7 +293,8 @@ def _train(args):
         return 130
     if not main_rank:  # the encoding is shared out; rank 0 computes the rest and plots
         if not args.no_eval:
-            evaluate(out, data=run["data"], model=run["model"], progress=False)
+            evaluate(out, data=run["data"], model=run["model"], progress=False,
+                     items=args.eval_items)
         return 0
     t = run["terms"] or {}
     print(f"done: {run['step']} steps in {run['elapsed']:.0f} s. Minibatch estimates of the "
@@ -291,7 +303,9 @@ def _train(args):
     if args.no_eval:
         print(f"next: pyro-tcvae evaluate {out}; pyro-tcvae plot {out}")
         return 0
-    result = evaluate(out, data=run["data"], model=run["model"], progress=not args.quiet)
+    print(_evaluating(args.eval_items, len(run["data"])))
+    result = evaluate(out, data=run["data"], model=run["model"], progress=not args.quiet,
+                      items=args.eval_items)
     print(format_eval(result))
     files = plot_run(out, data=run["data"], model=run["model"], progress=not args.quiet)
     print("figures: " + ", ".join(str(f) for f in files))
@@ -321,17 +335,43 @@ def _evaluate(args):
     from .runs.evaluate import codes_path_for
 
     metrics = parse_metrics(args.metrics)  # a bad name fails before torchrun starts
+    _check_eval_items(args.eval_items)
     if args.nproc is not None and "RANK" not in os.environ:
         return _launch(args.nproc, args.argv)
+    main_rank = int(os.environ.get("RANK", "0")) == 0
     result = evaluate(args.run_dir, num_samples=args.num_samples,
                       max_components=args.max_components or None, seed=args.seed,
-                      progress=not args.quiet, metrics=metrics, suite_items=args.suite_items)
-    if result is None:  # another rank of a torch.distributed job: rank 0 reports
+                      progress=not args.quiet, metrics=metrics, suite_items=args.suite_items,
+                      items=args.eval_items, reuse=not args.force and "RANK" not in os.environ)
+    if result is None or not main_rank:  # another rank of a torch.distributed job
         return 0
+    if result.get("reused"):
+        print(f"{RunFolder(args.run_dir).eval_path} already holds this evaluation (the same "
+              f"model file and settings): shown, not computed again (--force computes it)")
+    else:
+        print(_evaluated(args.eval_items, result["items"]))
     print(format_eval(result))
     path = RunFolder(args.run_dir).eval_path
     print(f"written: {path}" + (f", {codes_path_for(path)}" if metrics else ""))
     return 0
+
+
+def _check_eval_items(n):
+    if n is not None and n < 0:
+        raise RunError(f"--eval-items must be >= 0 (0: every item), got {n}")
+
+
+def _evaluating(n, total):
+    """What the evaluation after training is about to score."""
+    if not n or n >= total:
+        return (f"evaluating on every item ({total:,}; --eval-items N for a fixed subset, "
+                f"--no-eval to skip)")
+    return f"evaluating on a fixed random subset of {n:,} of the {total:,} items"
+
+
+def _evaluated(n, items):
+    return (f"evaluated on {items:,} items " +
+            ("(every item)" if not n or n > items else "(a fixed random subset)"))
 
 
 def _plot(args):

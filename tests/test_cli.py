@@ -210,3 +210,41 @@ def test_evaluate_adds_the_metric_suite_on_request(tmp_path, capsys):
     codes = load_codes(run / "eval_codes.npz")
     assert codes["loc"].shape == (900, 2) and len(np.unique(codes["indices"])) == 900
     assert "eval_codes.npz" in out
+
+
+def test_evaluation_size_reuse_and_stale_results(tmp_path, capsys):
+    import json
+    import time
+
+    run = tmp_path / "r"
+    code, out, err = run_cli(capsys, "train", *SMALL[:-2], "--out", run, "--eval-items", "1000")
+    assert code == 0, err
+    assert "evaluating on a fixed random subset of 1,000 of the 4,608 items" in out
+    first = json.loads((run / "eval.json").read_text())
+    assert first["items"] == 1000 and first["settings"]["items"] == 1000
+    # the same model and settings: shown from eval.json, not computed again
+    t = time.perf_counter()
+    code, out, err = run_cli(capsys, "evaluate", run, "--eval-items", "1000", "--quiet")
+    assert code == 0 and "already holds this evaluation" in out, err
+    assert time.perf_counter() - t < 5
+    assert f"{first['mig']['score']:8.4f}" in out
+    # another size is another evaluation; --force computes the same one again
+    code, out, err = run_cli(capsys, "evaluate", run, "--eval-items", "800", "--quiet",
+                             "--num-samples", "300")
+    assert code == 0 and "evaluated on 800 items (a fixed random subset)" in out, err
+    code, out, err = run_cli(capsys, "evaluate", run, "--eval-items", "800", "--quiet",
+                             "--num-samples", "300", "--force")
+    assert code == 0 and "already holds" not in out
+    code, out, err = run_cli(capsys, "evaluate", run, "--eval-items", "-3")
+    assert code == 2 and "--eval-items must be >= 0" in err
+    # training on leaves no evaluation or figures that pass for the newer model's
+    assert (run / "figures").is_dir()
+    code, out, err = run_cli(capsys, "train", "--out", run, "--resume", "--steps", "30",
+                             "--no-eval", "--quiet")
+    assert code == 0, err
+    assert "set aside as eval.stale.json, figures.stale" in out
+    assert not (run / "eval.json").exists() and not (run / "figures").exists()
+    assert (run / "eval.stale.json").exists() and (run / "figures.stale").is_dir()
+    code, out, err = run_cli(capsys, "evaluate", run, "--eval-items", "800", "--quiet",
+                             "--num-samples", "300")
+    assert code == 0 and "already holds" not in out

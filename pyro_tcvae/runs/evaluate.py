@@ -14,9 +14,41 @@ from ..metrics.posterior import cat_posteriors, model_device
 from ..metrics.suite import (SUITE_ITEMS, format_suite, parse_metrics, save_codes, score_codes,
                              subset_codes)
 from .build import load_model, make_dataset
-from .folder import RunFolder, write_json
+from .folder import RunFolder, read_json, write_json
 from .host import ThreadGovernor
 from .parallel import Ranks
+
+
+def set_aside_results(folder):
+    """Rename the evaluation and figures of a run that is about to train on
+    (``eval.json`` -> ``eval.stale.json``, ``eval_codes.npz`` -> ``eval_codes.stale.npz``,
+    ``figures/`` -> ``figures.stale/``, replacing older stale ones), so that nothing
+    beside the newer model passes for its results.  Returns the new paths."""
+    import shutil
+
+    moved = []
+    for path in (folder.eval_path, codes_path_for(folder.eval_path), folder.figures):
+        if not path.exists():
+            continue
+        stale = path.with_name(path.stem + ".stale" + path.suffix)
+        if stale.is_dir():
+            shutil.rmtree(stale)
+        elif stale.exists():
+            stale.unlink()
+        path.rename(stale)
+        moved.append(stale)
+    return moved
+
+
+def model_stamp(path):
+    """The SHA-256 of a model file (an evaluation names the model it scored)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def codes_path_for(eval_path):
@@ -27,7 +59,7 @@ def codes_path_for(eval_path):
 
 def evaluate(run_dir, num_samples=10_000, max_components=200_000, seed=0, data=None,
              model=None, progress=True, items=None, out=None, metrics=None,
-             suite_items=SUITE_ITEMS):
+             suite_items=SUITE_ITEMS, reuse=False):
     """Compute the metrics of a trained run and write ``run_dir/eval.json``.
 
     ``data`` and ``model`` (e.g. from :func:`~.training.train`'s result) are used as
@@ -42,20 +74,32 @@ def evaluate(run_dir, num_samples=10_000, max_components=200_000, seed=0, data=N
     (score, stderr, gaps, MI matrix ...), ``mig_histogram``, ``decomposition`` (terms
     and standard errors), ``items`` (how many were evaluated), ``seconds``,
     ``config``, and with suite metrics ``suite`` (name -> result, ``timings``,
-    ``items``).
+    ``items``); ``settings``: the model file's SHA-256 and the arguments above that
+    fix the numbers.  ``reuse=True``: when the file to write already holds an
+    evaluation of the same model file with the same settings, return it (with
+    ``reused`` True) instead of computing it again.
     """
     metrics = parse_metrics(metrics)  # a bad name fails before any work
     folder = RunFolder(run_dir)
+    path = folder.eval_path if out is None else Path(out)
+    settings = {"model_sha256": model_stamp(folder.model_path)
+                if folder.model_path.exists() else None,
+                "items": None if not items else int(items), "num_samples": num_samples,
+                "max_components": max_components, "seed": seed, "metrics": list(metrics),
+                "suite_items": suite_items if metrics else None}
+    if reuse and settings["model_sha256"] is not None:
+        stored = read_json(path)
+        if isinstance(stored, dict) and stored.get("settings") == settings:
+            return {**stored, "reused": True}
     ranks = Ranks.from_env(model_device(model) if model is not None else "cpu")
     if model is None:
         vae, config = load_model(folder.path)
     else:
         vae, config = model, folder.read_config()
     data = make_dataset(config, progress) if data is None else data
-    if items is not None and items < len(data):
+    if items and items < len(data):
         g = torch.Generator().manual_seed(seed)
         data = View(data, torch.randperm(len(data), generator=g)[:items].sort().values)
-    path = folder.eval_path if out is None else out
     with ThreadGovernor(config.threads):  # the cores other processes leave free
         result = evaluate_model(vae, data, num_samples, max_components, seed, progress, ranks,
                                 metrics=metrics, suite_items=suite_items,
@@ -63,6 +107,7 @@ def evaluate(run_dir, num_samples=10_000, max_components=200_000, seed=0, data=N
     if result is None:
         return None  # rank 0 computes the metrics from the gathered posterior
     result["config"] = config.to_dict()
+    result["settings"] = settings
     write_json(path, result)
     return result  # (None on the other ranks of a torch.distributed job)
 

@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from ..data import Batches, View
 from .build import check_fits, fresh_model, make_dataset, make_svi
 from .config import RunError, check_device, parse_epochs, parse_every
+from .evaluate import set_aside_results
 from .folder import RunFolder
 from .host import ThreadGovernor, bf16_warning, flush_denormals, reuse_freed_memory
 from .parallel import Ranks, lost_contact
@@ -267,6 +268,12 @@ def _loop(config, folder, state, data, vae, device, progress, echo, ranks):
         set_rng_state(state["rng_ranks"][ranks.rank] if ranks.active else state["rng"])
     if main:
         log.truncate(step)
+        if state is not None and step < steps:  # the model will change: its old results go
+            moved = set_aside_results(folder)
+            if moved:
+                echo("the evaluation and figures of the model at step "
+                     f"{step} are set aside as {', '.join(p.name for p in moved)} (a newer "
+                     "model is on its way)")
     if monitor is not None:
         monitor.log.truncate(step)
         monitor.restart(elapsed)
