@@ -118,6 +118,9 @@ def evaluation_table(data, run=None):
     m, d = res["mig"], res["decomposition"]
     print(f"  {'total':16s} {res['seconds']:7.1f} s   MIG {m['score']:.4f} +- {m['stderr']:.4f}, "
           f"TC {d['tc']:.3f} +- {d['stderr']['tc']:.3f}, ELBO {d['elbo']:.2f}", flush=True)
+    import resource  # peak resident memory of this process so far (Linux: kB)
+    print(f"  peak memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.2f} GB "
+          f"(the dataset, the model and the evaluation)", flush=True)
 
 
 def suite_table(data, items=SUITE_ITEMS):

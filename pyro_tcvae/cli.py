@@ -122,6 +122,10 @@ def build_parser():
                                                           "at the end")
     p.add_argument("--eval-items", type=int, default=None, metavar="N",
                    help=EVAL_ITEMS_HELP)
+    p.add_argument("--drop-checkpoint", action="store_true",
+                   help="delete checkpoint.pt when the run has finished (it is needed only "
+                        "to train on with --resume; the model, its evaluation and figures "
+                        "stay)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--nproc", type=int, default=None,
                    help="train on N processes (torchrun --nproc_per_node=N; the TC over the "
@@ -302,6 +306,7 @@ def _train(args):
           + ", ".join(f"{k} {t[k]:.3f}" for k in ("elbo", "mi", "tc", "dwkl") if k in t))
     if args.no_eval:
         print(f"next: pyro-tcvae evaluate {out}; pyro-tcvae plot {out}")
+        print(_kept(out, args.drop_checkpoint))
         return 0
     print(_evaluating(args.eval_items, len(run["data"])))
     result = evaluate(out, data=run["data"], model=run["model"], progress=not args.quiet,
@@ -309,7 +314,26 @@ def _train(args):
     print(format_eval(result))
     files = plot_run(out, data=run["data"], model=run["model"], progress=not args.quiet)
     print("figures: " + ", ".join(str(f) for f in files))
+    print(_kept(out, args.drop_checkpoint))
     return 0
+
+
+def _kept(out, drop_checkpoint):
+    """One line on what the finished run keeps on disk (after deleting its checkpoint
+    when asked)."""
+    folder = RunFolder(out)
+    if drop_checkpoint and folder.checkpoint_path.exists():
+        folder.checkpoint_path.unlink()
+    mb = lambda p: sum(f.stat().st_size for f in ([p] if p.is_file() else p.rglob("*"))
+                       if f.is_file()) / 1e6
+    total = mb(folder.path)
+    parts = [f"{p.name} {mb(p):,.0f} MB" for p in (folder.model_path, folder.checkpoint_path)
+             if p.exists()]
+    line = f"kept in {out}: {total:,.0f} MB ({', '.join(parts)}"
+    if folder.checkpoint_path.exists():
+        return line + "; the checkpoint only serves to train on with --resume: delete it, " \
+                      "or pass --drop-checkpoint, when the run is done)"
+    return line + ")"
 
 
 def _sweep(args):

@@ -248,3 +248,20 @@ def test_evaluation_size_reuse_and_stale_results(tmp_path, capsys):
     code, out, err = run_cli(capsys, "evaluate", run, "--eval-items", "800", "--quiet",
                              "--num-samples", "300")
     assert code == 0 and "already holds" not in out
+
+
+def test_a_finished_run_says_what_it_keeps_and_can_drop_its_checkpoint(tmp_path, capsys):
+    run = tmp_path / "r"
+    code, out, err = run_cli(capsys, "train", *SMALL, "--out", run)
+    assert code == 0, err
+    line = next(l for l in out.splitlines() if l.startswith("kept in"))
+    assert "model.pt" in line and "checkpoint.pt" in line and "--drop-checkpoint" in line
+    assert (run / "checkpoint.pt").exists()
+    run2 = tmp_path / "r2"
+    code, out, err = run_cli(capsys, "train", *SMALL, "--out", run2, "--drop-checkpoint")
+    assert code == 0, err
+    assert not (run2 / "checkpoint.pt").exists() and (run2 / "model.pt").exists()
+    line = next(l for l in out.splitlines() if l.startswith("kept in"))
+    assert "checkpoint" not in line
+    code, out, err = run_cli(capsys, "train", "--out", run2, "--resume", "--steps", "6")
+    assert code == 2 and "without its checkpoint" in err and err.count("\n") == 1, err

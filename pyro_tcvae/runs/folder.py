@@ -223,6 +223,10 @@ class RunFolder:
         settings must match those options that cannot change on resume."""
         path = self.checkpoint_path
         if not path.is_file():
+            if self.model_path.is_file():
+                raise RunError(f"{self.path} holds a finished model without its checkpoint "
+                               f"(deleted, e.g. by --drop-checkpoint): it cannot train on; "
+                               f"start a new run in another folder")
             raise RunError(f"no checkpoint in {self.path}: nothing to resume (start without "
                            f"--resume)")
         state = read_checkpoint(path)
