@@ -419,6 +419,9 @@ def _study(args):
         states = select_runs(study, study_status(study, args.results / study.name),
                              part, args.seeds, args.objectives)
     else:
+        print(f"records: {(args.results / study.name).resolve()}; run folders: "
+              f"{(args.work / study.name).resolve()}")
+        before = {n: s for n, _, s in study_status(study, args.results / study.name)}
         states = run_study(study, args.results, args.work, replace=args.replace,
                            progress=not args.quiet, limit=args.limit, part=part,
                            seeds=args.seeds, objectives=args.objectives)
@@ -428,10 +431,30 @@ def _study(args):
         if args.status:
             print(f"{name:40s} {state}")
     print(f"study {study.name}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    if not args.status:
+        for line in _skipped(study, states, before, args):
+            print(line)
     if counts.get("done") and not args.status:
         report(args.results / study.name)
         print(f"report: {args.results / study.name / 'report.md'}")
     return 0
+
+
+def _skipped(study, states, before, args):
+    """Lines on the runs a study invocation did not train, and why."""
+    had = [n for n, _, s in states if before.get(n) == "done"]
+    mismatch = [n for n, _, s in states if s == "mismatch"]
+    lines = []
+    if had and len(had) == len(states):
+        lines.append(f"every selected run already had a record in {args.results / study.name} "
+                     f"(in a checkout: the committed results), so none was trained; to train "
+                     f"the study yourself, name it anew: --name {study.name}_mine")
+    elif had:
+        lines.append(f"skipped {len(had)} run(s) that already had a record")
+    if mismatch:
+        lines.append(f"skipped {len(mismatch)} run(s) whose record another configuration made "
+                     f"(e.g. {mismatch[0]}): --replace trains them again, --name keeps both")
+    return lines
 
 
 def _report(args):

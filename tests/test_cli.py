@@ -265,3 +265,18 @@ def test_a_finished_run_says_what_it_keeps_and_can_drop_its_checkpoint(tmp_path,
     assert "checkpoint" not in line
     code, out, err = run_cli(capsys, "train", "--out", run2, "--resume", "--steps", "6")
     assert code == 2 and "without its checkpoint" in err and err.count("\n") == 1, err
+
+
+def test_a_study_says_where_it_writes_and_what_it_skipped(tmp_path, capsys, monkeypatch):
+    study = tmp_path / "s.toml"
+    study.write_text('name = "s"\nseeds = [0]\n[train]\ndataset = "small_sprites"\n'
+                     'arch = "small_mlp"\nz_dim = 2\nbatch_size = 64\nsteps = 3\n'
+                     '[evaluate]\nitems = 300\nnum_samples = 200\n'
+                     '[[runs]]\nobjective = "tcvae"\nbeta = 4\n')
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli(capsys, "study", study, "--quiet")
+    assert code == 0, err
+    assert f"records: {tmp_path / 'docs' / 'results' / 's'}" in out
+    assert "already had a record" not in out
+    code, out, err = run_cli(capsys, "study", study, "--quiet")
+    assert code == 0 and "none was trained" in out and "--name s_mine" in out, out
