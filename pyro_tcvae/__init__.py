@@ -3,8 +3,8 @@
 The objective (:class:`TraceTC_ELBO`), a ready VAE (:class:`VAE`), the metrics
 (:func:`mig`, :func:`mig_histogram`, :func:`elbo_decomposition`) and datasets
 (:mod:`pyro_tcvae.data`), a fused Adam for ``SVI`` (:mod:`pyro_tcvae.optim`);
-training runs, their folders, evaluation and sweeps in :mod:`pyro_tcvae.runs`, behind
-the ``pyro-tcvae`` command.
+training runs, their folders and evaluation in :mod:`pyro_tcvae.runs`; studies, sweeps
+and their reports in :mod:`pyro_tcvae.study`; all behind the ``pyro-tcvae`` command.
 """
 
 from .infer import TraceMeanFieldTC_ELBO, TraceTC_ELBO

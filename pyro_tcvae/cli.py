@@ -16,7 +16,7 @@ from .metrics.suite import SUITE, SUITE_ITEMS
 from .runs.config import field_type
 from .runs.plugins import KINDS as PLUGGABLE, is_import_path
 from .runs.registry import BUILTIN_DATASET
-from .runs.sweep import DEFAULT_GRID
+from .study.sweep import DEFAULT_GRID
 
 EVAL_ITEMS_HELP = ("evaluate on a fixed random subset of N items (drawn with the evaluation "
                    "seed; default and 0: every item; e.g. 100000 on dSprites takes a "
@@ -337,7 +337,7 @@ def _kept(out, drop_checkpoint):
 
 
 def _sweep(args):
-    from .runs import format_rows, sweep
+    from .study import format_rows, sweep
 
     base = _config(args, print)
     grid = {}
@@ -407,8 +407,8 @@ def _plot(args):
 
 
 def _study(args):
-    from .runs import load_study, report, run_study, study_status
-    from .runs.study import parse_part, parse_settings, select_runs
+    from .study import load_study, report, run_study, study_status
+    from .study import parse_part, parse_settings, select_runs
 
     part = None if args.part is None else parse_part(args.part)
     overrides = parse_settings(args.set)
@@ -458,8 +458,7 @@ def _skipped(study, states, before, args):
 
 
 def _report(args):
-    from .runs import report
-    from .runs.report import rescore
+    from .study import report, rescore
 
     if args.rescore:
         for folder in args.results_dir:

@@ -15,7 +15,8 @@ from pyro_tcvae.infer import (TraceAnnealedVAE_ELBO, TraceDIPVAE_ELBO, TraceFact
                               discriminator_mlp, permute_dims)
 from pyro_tcvae.models import VAE
 from pyro_tcvae.optim import Adam
-from pyro_tcvae.runs import RunError, TrainConfig, read_checkpoint, sweep, train
+from pyro_tcvae.runs import RunError, TrainConfig, read_checkpoint, train
+from pyro_tcvae.study import sweep
 
 from helpers import lookup_model_guide
 

@@ -55,7 +55,7 @@ def test_the_docs_build_without_warnings(site):
 def test_the_study_file_page_names_every_key_with_its_default(site):
     from pyro_tcvae.metrics.suite import SUITE
     from pyro_tcvae.runs import TrainConfig
-    from pyro_tcvae.runs.study import EVALUATE_KEYS, STUDY_KEYS
+    from pyro_tcvae.study.plan import EVALUATE_KEYS, STUDY_KEYS
 
     text = _text(site / "study_files.html")
     rows = {line.split("\n")[0]: line for line in text.split("\n\n")}
@@ -78,7 +78,7 @@ def test_the_study_file_page_names_every_key_with_its_default(site):
 
 
 def test_the_study_file_example_is_a_valid_study(tmp_path):
-    from pyro_tcvae.runs import load_study
+    from pyro_tcvae.study import load_study
 
     page = (SITE / "study_files.md").read_text()
     blocks = re.findall(r"```toml\n(.*?)```", page, flags=re.S)

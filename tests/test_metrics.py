@@ -147,7 +147,7 @@ def test_mig_sup_penalizes_a_latent_that_carries_two_factors():
 
 
 def test_mig_sup_of_an_older_record_is_recovered_from_its_gaps():
-    from pyro_tcvae.runs.report import record_sup
+    from pyro_tcvae.study.rows import record_sup
     f = grid()
     c, s = math.cos(0.4), math.sin(0.4)
     rot = torch.tensor([[c, -s], [s, c]], dtype=torch.float64)

@@ -101,7 +101,7 @@ def test_bad_restart_options_are_refused_naming_the_fix(change, message):
 
 
 def test_the_report_lists_the_candidates_and_scores_the_choice():
-    from pyro_tcvae.runs.tables import restarts_table
+    from pyro_tcvae.study.tables import restarts_table
 
     def plan(cands, chosen):
         return {"restart_steps": 500, "chosen": chosen,

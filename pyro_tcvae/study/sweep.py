@@ -1,15 +1,20 @@
-"""Sweeps: betas x seeds x objectives into one folder, then a table and two plots."""
+"""Sweeps: betas x seeds x objectives into one folder, then a table and two plots.
+
+A sweep's runs are folders side by side (``<out>/tcvae_beta4_seed0``); a run's record is
+its ``eval.json``, and a run without one is trained (or resumed) and evaluated by the
+step a study uses too (:func:`~.runner.train_missing`)."""
 
 import csv
 import dataclasses
 from pathlib import Path
 
+from ..runs.build import make_dataset
+from ..runs.config import RunError
+from ..runs.evaluate import evaluate
+from ..runs.folder import RunFolder, fs_errors, read_json, write_json
+from ..runs.registry import OBJECTIVES
 from ..viz import plot_sweep
-from .build import make_dataset
-from .config import RunError
-from .evaluate import evaluate
-from .folder import RunFolder, fs_errors, read_json, write_json
-from .training import train
+from .runner import train_missing
 
 
 #: Grids a sweep uses when none is given: each objective over its own hyperparameter.
@@ -28,8 +33,6 @@ def sweep_configs(base, grid=None, seeds=(0,)):
     seed by seed.  The base's objective keeps the base's other options (e.g. tcvae's
     ``gamma``); another objective starts from its own defaults, so that no option of
     one objective leaks into another (FactorVAE's gamma is not tcvae's)."""
-    from .registry import OBJECTIVES
-
     base = base.validate()
     grid = {base.objective: DEFAULT_GRID[base.objective]} if grid is None else grid
     clear = {k: None for k in ("beta", "gamma", "capacity", "lambda_od", "lambda_d",
@@ -66,14 +69,7 @@ def sweep(base, out_dir, grid=None, seeds=(0,), num_samples=10_000, progress=Tru
     for cfg in configs:
         folder = RunFolder(out_dir / run_name(cfg))
         if not folder.eval_path.is_file():
-            model = None
-            if not folder.model_path.is_file():
-                resume = folder.checkpoint_path.is_file()
-                summary = train(None if resume else cfg, folder.path, resume=resume,
-                                progress=progress, data=data, echo=echo)
-                if summary["interrupted"]:
-                    raise KeyboardInterrupt
-                model = summary["model"]
+            model, _ = train_missing(cfg, folder, data, progress, echo)
             result = evaluate(folder.path, num_samples=num_samples, data=data, model=model,
                               progress=progress)
         else:
@@ -109,6 +105,8 @@ def _mig_columns(result):
 
 
 def format_rows(rows):
+    """The rows :func:`sweep` returns as a plain-text table: run, MIG, its SE, the
+    histogram MIG, ELBO and TC ("-" where a run has no MIG)."""
     def num(v, width, digits):
         return f"{'-':>{width}s}" if v is None else f"{v:{width}.{digits}f}"
 

@@ -1,5 +1,5 @@
 """Figures of a study, drawn from its rows (one dict per run; see
-:func:`pyro_tcvae.runs.report.study_rows`): MIG and ELBO against the hyperparameter,
+:func:`~.rows.study_rows`): MIG and ELBO against the hyperparameter,
 MIG per setting, TC against MIG, MIG against the strength of a sampling bias."""
 
 import math
@@ -10,6 +10,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+
+from .rows import setting_order  # noqa: E402
 
 _COLOURS = {"tcvae": "C0", "beta-vae": "C1", "factorvae": "C2", "annealed": "C3",
             "dip-i": "C4", "dip-ii": "C5", "vae": "C7"}
@@ -84,13 +86,6 @@ def _off_scale(ax, rows, key, side="low", axis="y"):
     right = side == "high" and axis == "x"
     ax.text(0.98 if right else 0.02, 0.3 if right else 0.02, text, transform=ax.transAxes,
             fontsize=6, color="C3", va="bottom", ha="right" if right else "left")
-
-
-def setting_order(row):
-    """Sort key of a setting (cell) by one of its rows: objective, sampling bias (by
-    strength: 10 before 100), variant, hyperparameter value."""
-    bias = row.get("correlation")
-    return row["objective"], -1 if bias is None else bias, row["variant"], row["value"] or 0
 
 
 def plot_by_cell(rows, path, key="mig", ylabel="MIG", group="cell"):
