@@ -14,6 +14,7 @@ from pathlib import Path
 from .runs import CHOICES, DATASETS, OBJECTIVES, RunError, RunFolder, TrainConfig
 from .metrics.suite import SUITE, SUITE_ITEMS
 from .runs.config import field_type
+from .runs.parallel import check_world
 from .runs.plugins import KINDS as PLUGGABLE, is_import_path
 from .runs.registry import BUILTIN_DATASET
 from .study.sweep import DEFAULT_GRID
@@ -275,6 +276,9 @@ def _train(args):
     if args.nproc is not None and "RANK" not in os.environ:
         # refuse bad options and an --out that cannot take this run before torchrun starts
         cfg = _config(args, lambda *a, **k: None)
+        if args.nproc < 1:
+            raise RunError(f"--nproc must be >= 1, got {args.nproc}")
+        check_world(cfg, args.nproc)
         RunFolder(args.out or _default_out(cfg)).check_writable(new_run=not args.resume)
         return _launch(args.nproc, args.argv)
     main_rank = int(os.environ.get("RANK", "0")) == 0

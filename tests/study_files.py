@@ -13,6 +13,7 @@ batch_size = 64
 steps = 30
 checkpoint_every = 15
 log_every = 15
+threads = 1           # runs compared bit for bit: a fixed thread count sums in one order
 
 [evaluate]
 num_samples = 500

@@ -22,6 +22,17 @@ from .config import RunError
 ENV_TIMEOUT = "PYRO_TCVAE_DIST_TIMEOUT"
 
 
+def check_world(config, world):
+    """RunError unless ``config`` can train on ``world`` processes (checked by the
+    launcher before any process starts, and by each rank)."""
+    if config.batch_size % world:
+        raise RunError(f"batch_size {config.batch_size} must split evenly over "
+                       f"{world} processes: use a multiple of {world}")
+    if config.objective == "factorvae" and world > 1:
+        raise RunError("factorvae trains a discriminator inside its objective, which "
+                       "does not run on several processes yet: train it on one")
+
+
 class Ranks:
     """This process's place in the job: ``world`` processes, this one ``rank``.
 
@@ -64,14 +75,8 @@ class Ranks:
 
     def check(self, config):
         """The checks a configuration must pass to run on ``world`` processes."""
-        if not self.active:
-            return
-        if config.batch_size % self.world:
-            raise RunError(f"batch_size {config.batch_size} must split evenly over "
-                           f"{self.world} processes: use a multiple of {self.world}")
-        if config.objective == "factorvae":
-            raise RunError("factorvae trains a discriminator inside its objective, which "
-                           "does not run on several processes yet: train it on one")
+        if self.active:
+            check_world(config, self.world)
 
     def part(self, idx):
         """This rank's slice of a global batch of item indices."""
