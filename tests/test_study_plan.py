@@ -56,7 +56,7 @@ def test_settings_override_every_run_and_are_checked(tmp_path):
                                             for _, c in study.runs)
     assert study.evaluate["items"] == 0
     for bad, message in (("seed=3", "other than seed"), ("stepz=3", "OPTION=VALUE"),
-                         ("steps=many", "'many' is not a int")):
+                         ("steps=many", "'many' is not an integer")):
         with pytest.raises(RunError, match=message):
             parse_settings([bad])
 

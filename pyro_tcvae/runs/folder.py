@@ -157,6 +157,9 @@ class RunFolder:
                            f"start a new run") from None
         except TypeError as e:
             raise RunError(f"{self.config_path} is not a run configuration ({e})") from None
+        except RunError as e:  # unknown keys, bad values: say which file holds them
+            raise RunError(f"{self.config_path}: {e} (restore the file, or start a new "
+                           f"run)") from None
 
     def write_config(self, config):
         write_json(self.config_path, config.to_dict())

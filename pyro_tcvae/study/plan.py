@@ -110,7 +110,9 @@ def parse_settings(pairs):
             out[key] = (text.lower() in ("1", "true", "yes") if want is bool else
                         None if text.lower() == "none" else want(text))
         except ValueError:
-            raise RunError(f"--set {key}: {text!r} is not a {want.__name__}") from None
+            raise RunError(f"--set {key}: {text!r} is not "
+                           f"{ {int: 'an integer', float: 'a number'}.get(want, want.__name__)}"
+                           ) from None
     return out
 
 
@@ -177,8 +179,8 @@ def _evaluate_settings(table, where, eval_items=None):
             raise RunError(f"unknown key 'evaluate.{k}' {where}; [evaluate] has "
                            f"{', '.join(EVALUATE_KEYS)}, metrics")
         if type(v) is not type(EVALUATE_KEYS[k]) or (k != "uniform" and v < 0):
-            raise RunError(f"evaluate.{k} {where} must be a "
-                           f"{type(EVALUATE_KEYS[k]).__name__} >= 0, got {v!r}")
+            kind = "true or false" if k == "uniform" else "a whole number >= 0"
+            raise RunError(f"evaluate.{k} {where} must be {kind}, got {v!r}")
         evaluate[k] = v
     if eval_items is not None:
         if eval_items < 0:
@@ -233,6 +235,10 @@ def _expand_blocks(blocks, train, seeds, overrides, path):
                     raise RunError(f"unknown option {k!r} in {section} {where}{hint}; options "
                                    f"are TrainConfig's: {options}")
         varied = {k: (v if isinstance(v, list) else [v]) for k, v in block.items()}
+        for k, v in varied.items():
+            if not v:
+                raise RunError(f"{k} = [] in runs block {b + 1} {where}: a list of values "
+                               f"needs at least one (or drop {k} for its default)")
         keys = list(varied)
         for values in itertools.product(*varied.values()):
             options = {**train, **dict(zip(keys, values)), **overrides}

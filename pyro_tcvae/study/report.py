@@ -36,7 +36,11 @@ def report(results_dir, pool_from=4.0, echo=print, out=None):
     for n in notes:
         echo(n)
     if not rows:
-        raise RunError(f"no usable records in {', '.join(map(str, folders))}")
+        left = [n.split(": ")[0] for n in notes if n.endswith("left out")]
+        raise RunError(f"no usable records in {', '.join(map(str, folders))}" +
+                       (f" ({len(left)} file(s) left out, e.g. {left[0]}: see the lines "
+                        f"above)" if left else " (no record files: run pyro-tcvae study "
+                                               "FILE first)"))
     plans = [json.loads((f / "study.json").read_text()) if (f / "study.json").is_file()
              else {"name": f.name, "about": ""} for f in folders]
     plan = plans[0] if len(plans) == 1 else {
