@@ -57,12 +57,18 @@ class GroupedOptim(PyroOptim):
         super().__init__(optim_constructor, optim_args, clip_args)
         self.release_grads = bool(release_grads)
         self.optimizer = None  # the torch optimizer, made when the first parameter comes
+        #: called with the step's parameters once their gradients are complete, before
+        #: clipping and the update (e.g. to average gradients over the processes of a
+        #: distributed run); None: nothing
+        self.before_step = None
 
     def __call__(self, params, *args, **kwargs):
         params = list(params)
         for p in params:
             if p not in self.optim_objs:
                 self._add(p)
+        if self.before_step is not None:
+            self.before_step(params)
         for p in params:
             if p.grad is not None and p.grad.stride() != p.stride():
                 # torch's fused Adam reads the gradient's memory in the parameter's

@@ -244,16 +244,10 @@ def _loop(config, folder, state, data, vae, device, progress, echo, ranks):
     steps_per_epoch = config.steps_per_epoch(len(loader))
     steps = config.total_steps(steps_per_epoch)
     svi, elbo = make_svi(config, vae, len(data), total_steps=steps)
-    if ranks.active:  # average the gradients over the ranks before each optimizer step
-        compute, params = svi.loss_and_grads, list(vae.parameters())
-
-        def synced(*args, **kwargs):
-            loss = compute(*args, **kwargs)
-            ranks.average_gradients(params)
-            return loss
-
-        svi.loss_and_grads = synced
     optim = svi.optim
+    if ranks.active:  # average the gradients over the ranks before each optimizer step,
+        params = list(vae.parameters())  # in one fixed order on every rank
+        optim.before_step = lambda step_params: ranks.average_gradients(params)
     main = ranks.main
     log = folder.metrics
     monitor = (MIGMonitor(config, data, folder.mig_log, steps_per_epoch)
