@@ -9,12 +9,14 @@ step a study and a sweep share: this configuration's model, trained unless its f
 holds it.
 """
 
+import json
 from pathlib import Path
 
 from ..runs.build import make_dataset
-from ..runs.config import RunError
+from ..runs.config import RunError, TrainConfig
 from ..runs.evaluate import codes_path_for, evaluate
-from ..runs.folder import RunFolder, atomic_write, fs_errors, read_checkpoint, write_json
+from ..runs.folder import (RunFolder, atomic_write, fs_errors, read_checkpoint, read_json,
+                           write_json)
 from ..runs.restarts import read_plan
 from ..runs.training import train
 from .plan import config_key
@@ -79,6 +81,22 @@ def _train_seconds(folder):
         return None
 
 
+def _same_plan(path, plan):
+    """Whether the plan file ``path`` holds ``plan`` (its configurations compared as
+    today's options, so a plan written before an option was added still counts)."""
+    old = read_json(path)
+    if not isinstance(old, dict) or not isinstance(old.get("runs"), dict):
+        return False
+    new = json.loads(json.dumps(plan))
+    try:
+        runs = {n: json.loads(json.dumps(config_key(TrainConfig.from_dict(c))))
+                for n, c in old["runs"].items()}
+    except (RunError, TypeError, KeyError, ValueError):
+        return False
+    rest = lambda p: {k: v for k, v in p.items() if k != "runs"}
+    return runs == new["runs"] and rest(old) == rest(new)
+
+
 def run_study(study, results_dir, work_dir, replace=False, progress=True, echo=print,
               limit=None, part=None, seeds=None, objectives=None):
     """Train and evaluate the study's missing runs.
@@ -121,7 +139,8 @@ def run_study(study, results_dir, work_dir, replace=False, progress=True, echo=p
     for folder in (results, work):
         with fs_errors(folder, "create"):
             folder.mkdir(parents=True, exist_ok=True)
-    write_json(results / "study.json", study.plan())
+    if not _same_plan(results / "study.json", study.plan()):  # an unchanged study leaves
+        write_json(results / "study.json", study.plan())  # its (committed) plan file be
     for name, cfg, state in states:
         if state == "mismatch":
             rec = read_record(record_path(results, name))
