@@ -336,20 +336,3 @@ def test_mig_leaves_out_what_the_dataset_says():
     assert r.included == ("orientation", "posX", "posY")  # scale has one value here
     r = mig(model=vae, data=data, num_samples=500, exclude=(), progress=False)
     assert r.included == ("shape", "orientation", "posX", "posY")
-
-
-def test_the_printed_evaluation_shows_mig_sup_when_recorded():
-    from pyro_tcvae.runs import format_eval
-    terms = ("elbo", "log_likelihood", "kl", "mi", "tc", "dwkl")
-    result = {"mig": {"score": 0.3, "stderr": 0.01, "gaps": {"a": 0.3}, "factor_names": ["a"],
-                      "mi": [[1.0, 0.0]], "sup": 0.25, "sup_stderr": 0.004},
-              "mig_histogram": {"score": 0.2, "stderr": 0.01},
-              "decomposition": {**{k: -1.0 for k in terms}, "stderr": {k: 0.1 for k in terms}}}
-    text = format_eval(result)
-    assert "MIG-sup (per latent)           0.2500 +- 0.0040   (a perfect code: 1 / 2)" in text
-    # more factors than latents: each latent codes one factor at best, so D / D
-    result3 = {**result, "mig": {**result["mig"], "gaps": {"a": 0.3, "b": 0.1, "c": 0.0},
-                                 "factor_names": ["a", "b", "c"]}}
-    assert "(a perfect code: 2 / 2)" in format_eval(result3)
-    del result["mig"]["sup"], result["mig"]["sup_stderr"]  # an older eval.json
-    assert "MIG-sup" not in format_eval(result) and "gap a" in format_eval(result)
