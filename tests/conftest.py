@@ -44,3 +44,13 @@ def _fresh_pyro():
 
 def pytest_configure(config):
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+
+
+@pytest.fixture
+def one_thread():
+    """Small networks on one torch thread (spinning threads cost much when other
+    processes run); the count is restored afterwards."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(saved)

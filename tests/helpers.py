@@ -187,3 +187,12 @@ def assert_same_run(a, b, ignore=("time",)):
                 for line in p.read_text().splitlines()]
 
     assert strip(a / "metrics.jsonl") == strip(b / "metrics.jsonl")
+
+
+def axes_grid(fig):
+    """A matplotlib figure's axes as the rows of its grid, each row left to right."""
+    rows = {}
+    for ax in fig.axes:
+        spec = ax.get_subplotspec()
+        rows.setdefault(spec.rowspan.start, {})[spec.colspan.start] = ax
+    return [[row[c] for c in sorted(row)] for _, row in sorted(rows.items())]

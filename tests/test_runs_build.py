@@ -18,13 +18,7 @@ from pyro_tcvae.runs.build import (check_fits, fresh_model, load_model, make_dat
 SMALL = dict(dataset="small_sprites", arch="small_mlp", z_dim=3, batch_size=32, threads=1)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small networks: one thread (spinning threads cost much when other processes run)."""
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from pyro_tcvae.runs import TrainConfig, plot_run, train  # noqa: E402
@@ -15,13 +14,7 @@ from pyro_tcvae.runs import TrainConfig, plot_run, train  # noqa: E402
 IMAGE_FIGURES = {"traversals.png", "traversals.gif", "reconstructions.png"}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small networks: one thread (spinning threads cost much when other processes run)."""
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _train(path, **options):

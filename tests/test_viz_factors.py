@@ -10,6 +10,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
+from helpers import axes_grid
 from pyro_tcvae.data import SmallSprites  # noqa: E402
 from pyro_tcvae.viz import plot_factor_sweeps  # noqa: E402
 
@@ -26,15 +27,6 @@ def _close():
     plt.close("all")
 
 
-def _grid(fig):
-    """The figure's axes as the rows of its grid, each row left to right."""
-    rows = {}
-    for ax in fig.axes:
-        spec = ax.get_subplotspec()
-        rows.setdefault(spec.rowspan.start, {})[spec.colspan.start] = ax
-    return [[row[c] for c in sorted(row)] for _, row in sorted(rows.items())]
-
-
 def _item(data, classes):
     """The image of the item with these factor classes, found by a scan."""
     match = (data.factors == torch.tensor(classes)).all(1).nonzero()
@@ -46,7 +38,7 @@ def _item(data, classes):
 def test_each_row_sweeps_one_factor_with_the_others_fixed(sprites, base, tmp_path):
     fig = plot_factor_sweeps(sprites, base=base, max_columns=4, path=tmp_path / "f.png")
     fixed = [s // 2 for s in sprites.factor_sizes] if base is None else base
-    rows = _grid(fig)
+    rows = axes_grid(fig)
     swept = [0, 2, 3, 4]  # every factor but the scale, which has one value
     assert [r[0].get_ylabel() for r in rows] == [sprites.factor_names[k] for k in swept]
     assert [len(r) for r in rows] == [4] * 4
@@ -72,6 +64,6 @@ def test_each_row_sweeps_one_factor_with_the_others_fixed(sprites, base, tmp_pat
 
 def test_a_factor_with_fewer_classes_than_columns_shows_each_once(sprites):
     fig = plot_factor_sweeps(sprites, max_columns=10, title="sprites")
-    rows = _grid(fig)
+    rows = axes_grid(fig)
     assert [len([ax for ax in r if ax.images]) for r in rows] == [3, 8, 8, 8]
     assert fig._suptitle.get_text() == "sprites"

@@ -14,6 +14,7 @@ import pyro.distributions as dist  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
+from helpers import axes_grid
 from pyro_tcvae.data import NonlinearFactors, SmallSprites  # noqa: E402
 from pyro_tcvae.models import VAE  # noqa: E402
 from pyro_tcvae.viz.model import (image_pixels, is_image, latent_kl,  # noqa: E402
@@ -22,13 +23,12 @@ from pyro_tcvae.viz.model import (image_pixels, is_image, latent_kl,  # noqa: E4
                                   traversal_values)
 
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
 @pytest.fixture(autouse=True)
-def _one_thread():
-    """Small networks: one thread (spinning threads cost much when other processes run)."""
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _close():
     yield
-    torch.set_num_threads(saved)
     plt.close("all")
 
 
@@ -44,15 +44,6 @@ def _vae(x_shape, z_dim=3, **kwargs):
         last = [m for m in vae.encoder.modules() if isinstance(m, torch.nn.Linear)][-1]
         last.weight.mul_(torch.linspace(0.5, 6.0, last.weight.shape[0])[:, None])
     return vae.eval()
-
-
-def _grid(fig):
-    """The figure's axes as the rows of its grid, each row left to right."""
-    rows = {}
-    for ax in fig.axes:
-        spec = ax.get_subplotspec()
-        rows.setdefault(spec.rowspan.start, {})[spec.colspan.start] = ax
-    return [[row[c] for c in sorted(row)] for _, row in sorted(rows.items())]
 
 
 def _shown(ax):
@@ -140,7 +131,7 @@ def test_traversals_draw_a_row_per_latent_ordered_by_kl_and_a_gif(sprites, tmp_p
     kl = latent_kl(vae, x)
     values = traversal_values(vae, x, 5)
     order = torch.argsort(kl, descending=True).tolist()[:3]
-    rows = _grid(fig)
+    rows = axes_grid(fig)
     assert [len(r) for r in rows] == [5, 5, 5]
     for r, d in enumerate(order):
         assert rows[r][0].get_ylabel() == f"z{d}\nKL {float(kl[d]):.2f}"
@@ -165,7 +156,7 @@ def test_reconstructions_show_the_items_above_their_reconstructions(x_shape, spr
     else:
         x = torch.rand((6, *x_shape), generator=torch.Generator().manual_seed(0))
     fig = plot_reconstructions(vae, x, n=10)  # 6 items: 6 columns
-    top, bottom = _grid(fig)
+    top, bottom = axes_grid(fig)
     assert len(top) == len(bottom) == 6
     with torch.no_grad():
         rec = vae.reconstruct(x)
@@ -185,7 +176,7 @@ def test_latents_vs_factors_draw_the_mean_code_per_factor_value_and_shape(sprite
     with torch.no_grad():
         mean = vae.encode(sprites.images(idx)).loc
     f = sprites.factors[idx]
-    rows = _grid(fig)
+    rows = axes_grid(fig)
     # rows: the two latents of most KL; columns: every factor but the shape
     assert [len(r) for r in rows] == [4, 4]
     assert [r[0].get_ylabel() for r in rows] == \
@@ -207,7 +198,7 @@ def test_latents_vs_factors_without_the_group_factor_draw_one_line_a_panel():
     data = NonlinearFactors(sizes=(4, 5, 6))
     vae = _vae((12,), likelihood="gaussian")
     fig = plot_latents_vs_factors(vae, data)
-    rows = _grid(fig)
+    rows = axes_grid(fig)
     assert [len(r) for r in rows] == [3, 3, 3]  # every latent; the three factors
     assert all(len(ax.get_lines()) == 1 and ax.get_legend() is None for r in rows for ax in r)
     assert [len(ax.get_lines()[0].get_xdata()) for ax in rows[0]] == [4, 5, 6]
