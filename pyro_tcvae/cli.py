@@ -251,12 +251,16 @@ def _default_out(cfg):
     return Path("runs") / name
 
 
+def _check_nproc(nproc):
+    if nproc < 1:
+        raise RunError(f"--nproc must be >= 1, got {nproc}")
+
+
 def _launch(nproc, argv):
     """Run this command again under torchrun on ``nproc`` processes."""
     import subprocess
 
-    if nproc < 1:
-        raise RunError(f"--nproc must be >= 1, got {nproc}")
+    _check_nproc(nproc)
     rest, skip = [], False
     for a in argv:
         if skip:
@@ -276,8 +280,7 @@ def _train(args):
     if args.nproc is not None and "RANK" not in os.environ:
         # refuse bad options and an --out that cannot take this run before torchrun starts
         cfg = _config(args, lambda *a, **k: None)
-        if args.nproc < 1:
-            raise RunError(f"--nproc must be >= 1, got {args.nproc}")
+        _check_nproc(args.nproc)
         check_world(cfg, args.nproc)
         RunFolder(args.out or _default_out(cfg)).check_writable(new_run=not args.resume)
         return _launch(args.nproc, args.argv)

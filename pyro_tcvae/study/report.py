@@ -36,7 +36,8 @@ def report(results_dir, pool_from=4.0, echo=print, out=None):
     for n in notes:
         echo(n)
     if not rows:
-        left = [n.split(": ")[0] for n in notes if n.endswith("left out")]
+        left = [p.name for f in folders for p in sorted(f.glob("*.json"))
+                if p.name != "study.json"]  # with no rows, every record file was left out
         raise RunError(f"no usable records in {', '.join(map(str, folders))}" +
                        (f" ({len(left)} file(s) left out, e.g. {left[0]}: see the lines "
                         f"above)" if left else " (no record files: run pyro-tcvae study "
