@@ -426,6 +426,10 @@ def _study(args):
         states = select_runs(study, study_status(study, args.results / study.name),
                              part, args.seeds, args.objectives)
     else:
+        from .runs.folder import check_can_write
+
+        check_can_write(args.results / study.name, "--results")
+        check_can_write(args.work / study.name, "--work")
         print(f"records: {(args.results / study.name).resolve()}; run folders: "
               f"{(args.work / study.name).resolve()}")
         before = {n: s for n, _, s in study_status(study, args.results / study.name)}

@@ -280,3 +280,19 @@ def test_a_study_says_where_it_writes_and_what_it_skipped(tmp_path, capsys, monk
     assert "already had a record" not in out
     code, out, err = run_cli(capsys, "study", study, "--quiet")
     assert code == 0 and "none was trained" in out and "--name s_mine" in out, out
+
+
+@pytest.mark.parametrize("option", ["--results", "--work"])
+def test_a_study_folder_in_the_way_names_the_option_to_change(tmp_path, capsys, option):
+    study = tmp_path / "s.toml"
+    study.write_text('name = "s"\nseeds = [0]\n[train]\ndataset = "small_sprites"\n'
+                     'arch = "small_mlp"\nz_dim = 2\nbatch_size = 64\nsteps = 3\n'
+                     '[[runs]]\nobjective = "tcvae"\n')
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    other = "--work" if option == "--results" else "--results"
+    code, out, err = run_cli(capsys, "study", study, "--quiet", option, blocker,
+                             other, tmp_path / "ok")
+    assert code == 2 and err.count("\n") == 1, err
+    assert f"is a file, not a folder: choose another {option}" in err
+    assert not (tmp_path / "ok").exists()  # refused before anything was written

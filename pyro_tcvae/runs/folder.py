@@ -42,19 +42,41 @@ def fs_errors(path, doing="write"):
         raise RunError(describe_os_error(e, path, doing)) from None
 
 
-def describe_os_error(e, path, doing="write"):
-    """A one-line description of an OSError on ``path`` with the fix."""
+def describe_os_error(e, path, doing="write", option="--out"):
+    """A one-line description of an OSError on ``path`` with the fix (``option``: the
+    command-line option that chooses the folder, named in the fix)."""
     where = f"cannot {doing} {path}"
     if e.errno in (errno.ENOSPC, errno.EDQUOT):
         return (f"{where}: no space left on the device. Free some space (the previous files "
-                f"are intact) or choose another --out")
+                f"are intact) or choose another {option}")
     if e.errno == errno.EROFS:
-        return f"{where}: the file system is read-only; choose another --out"
+        return f"{where}: the file system is read-only; choose another {option}"
     if e.errno in (errno.EACCES, errno.EPERM):
-        return f"{where}: permission denied; choose another --out or fix the permissions"
+        return f"{where}: permission denied; choose another {option} or fix the permissions"
     if e.errno in (errno.EEXIST, errno.ENOTDIR):
-        return f"{where}: a file of that name (or above it) is in the way; choose another --out"
+        return f"{where}: a file of that name (or above it) is in the way; choose another {option}"
     return f"{where}: {e.strerror or e}"
+
+
+def check_can_write(path, option="--out"):
+    """Refuse, before anything is written, a folder ``path`` that cannot be made or
+    written: a file in the way (at ``path`` or above it) or a read-only or unwritable
+    place.  ``option`` is the command-line option the error tells the user to change
+    (``--out`` for a run, ``--results`` / ``--work`` for a study)."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise RunError(f"{option} {p} is a file, not a folder: choose another {option}")
+    probe = p
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if not probe.is_dir():
+        raise RunError(f"{option} {p}: {probe} is a file, not a folder: choose another "
+                       f"{option}")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        why = "the file system is read-only" if _read_only(probe) else "permission denied"
+        raise RunError(f"cannot write in {probe} ({why}): choose another {option}")
 
 
 def atomic_write(path, write):
@@ -126,18 +148,7 @@ class RunFolder:
         a file in the way, a read-only or unwritable place, or (``new_run``) a
         folder that already holds a run."""
         p = self.path
-        if p.exists() and not p.is_dir():
-            raise RunError(f"--out {p} is a file, not a folder: choose another --out")
-        probe = p
-        while not probe.exists():
-            if probe.parent == probe:
-                break
-            probe = probe.parent
-        if not probe.is_dir():
-            raise RunError(f"--out {p}: {probe} is a file, not a folder: choose another --out")
-        if not os.access(probe, os.W_OK | os.X_OK):
-            why = "the file system is read-only" if _read_only(probe) else "permission denied"
-            raise RunError(f"cannot write in {probe} ({why}): choose another --out")
+        check_can_write(p, "--out")
         owner = _live_owner(p / "lock")
         if owner is not None:
             raise _busy(p, owner)
