@@ -6,7 +6,6 @@ compressed one (``np.savez_compressed``) is decompressed once, streaming, into t
 folder and mapped from there.
 """
 
-import hashlib
 import os
 import struct
 import zipfile
@@ -16,6 +15,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..files import atomic_write
+from .cache import file_key
 
 
 def read_npy_header(f):
@@ -63,9 +63,7 @@ def _map_stored(path, info):
 
 
 def _map_extracted(path, zf, info, key, cache_dir, progress, desc):
-    st = path.stat()
-    tag = hashlib.sha1(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{key}".encode())
-    target = cache_dir / f"{path.stem}_{key}_{tag.hexdigest()[:12]}.npy"
+    target = cache_dir / f"{path.stem}_{key}_{file_key(path)}.npy"
     if not target.is_file():
         def extract(dst):
             with zf.open(info) as src:
