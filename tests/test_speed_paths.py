@@ -275,3 +275,33 @@ def test_bf16_keeps_the_latent_end_of_both_networks_in_float32(arch):
     assert enc[-1] == (Float32Linear, torch.float32)
     assert dec[0] == (Float32Linear, torch.float32)
     assert {dtype for _, dtype in enc[1:-1] + dec[1:]} == {torch.bfloat16}
+
+
+def test_a_monitor_reading_is_the_mig_and_elbo_of_its_subset(tmp_path):
+    """The reading at the last step equals MIG and the ELBO decomposition computed
+    afresh on the same fixed subset from the saved model (one encoding and one set of
+    samples serve both in the monitor)."""
+    from pyro_tcvae.data import View
+    from pyro_tcvae.metrics import elbo_decomposition, mig
+    from pyro_tcvae.runs import load_model
+    from pyro_tcvae.runs.build import make_dataset
+
+    small = {k: v for k, v in SMALL.items() if k != "batch_size"}
+    run = tmp_path / "run"
+    cfg = TrainConfig(steps=36, batch_size=64, mig_at="0.5", mig_items=400, **small)
+    train(cfg, run, progress=False, echo=lambda *a: None)
+    (rec,) = [json.loads(line) for line in (run / "mig.jsonl").read_text().splitlines()]
+    assert rec["step"] == 36
+    vae, config = load_model(run)
+    data = make_dataset(config, progress=False)
+    g = torch.Generator().manual_seed(config.seed)
+    items = View(data, torch.randperm(len(data), generator=g)[:400])
+    m = mig(model=vae, data=items, num_samples=400, max_components=None, seed=config.seed,
+            progress=False)
+    d = elbo_decomposition(vae, items, 400, None, config.seed, progress=False)
+    assert rec["mig"] == pytest.approx(m.score, abs=1e-9)
+    assert rec["stderr"] == pytest.approx(m.stderr, abs=1e-9)
+    for k in ("elbo", "log_likelihood", "kl", "mi", "tc", "dwkl"):
+        assert rec[k] == pytest.approx(d[k], rel=1e-6, abs=1e-6), k
+    assert rec["elbo"] == pytest.approx(rec["log_likelihood"] - rec["kl"], rel=1e-6)
+    assert rec["elbo_stderr"] == pytest.approx(d["stderr"]["elbo"], rel=1e-6)

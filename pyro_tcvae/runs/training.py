@@ -31,6 +31,9 @@ from .parallel import Ranks, lost_contact
 from .registry import OBJECTIVES, TC_WEIGHTS
 from .restarts import train_restarts
 
+TERMS = ("elbo", "log_likelihood", "kl", "mi", "tc", "dwkl")  # a reading's decomposition
+
+
 class MIGMonitor:
     """MIG of a fixed subset on the schedule of ``config.mig_every`` (minutes of
     training time, steps or epochs) and at the epochs of ``config.mig_at``.
@@ -38,8 +41,10 @@ class MIGMonitor:
     The subset (``config.mig_items`` items drawn with ``config.seed``) and the MIG's
     own seed are fixed, so successive values differ only through the model.  Records
     go to ``mig.jsonl``: step, epoch, training time (s), score, stderr, gaps, the
-    seconds the evaluation took (not counted as training time) and the training loss
-    of the last logged interval (``loss``, ``loss_step``).
+    seconds the evaluation took (not counted as training time), the ELBO and its
+    decomposition on the same subset (:data:`TERMS`, nats per item, from the same
+    samples as the MIG: ``elbo_stderr`` its standard error) and the training loss of
+    the last logged interval (``loss``, ``loss_step``).
     """
 
     def __init__(self, config, data, log, steps_per_epoch):
@@ -74,17 +79,26 @@ class MIGMonitor:
         return False
 
     def __call__(self, vae, step, epoch, elapsed, last=None):
-        from ..metrics import mig
+        from ..metrics import elbo_decomposition, encode_dataset, mig
+        from ..metrics.aggregate import sampled_marginals
 
         if self.items is None:
             g = torch.Generator().manual_seed(self.config.seed)
             n = min(self.config.mig_items, len(self.data))
             self.items = View(self.data, torch.randperm(len(self.data), generator=g)[:n])
         t = time.perf_counter()
-        result = mig(model=vae, data=self.items, num_samples=min(10_000, len(self.items)),
-                     max_components=None, seed=self.config.seed, progress=False)
+        items, seed = self.items, self.config.seed
+        S = min(10_000, len(items))
+        post = encode_dataset(vae, items, progress=False)  # once, for MIG and the ELBO
+        shared = sampled_marginals(post, S, None, seed)  # every item a component
+        result = mig(post, items.factors, factor_names=items.factor_names,
+                     exclude=getattr(items, "mig_exclude", ()), num_samples=S,
+                     max_components=None, seed=seed, progress=False, marginals=shared)
+        terms = elbo_decomposition(vae, items, S, None, seed, progress=False, posterior=post,
+                                   marginals=shared)
         record = {"step": step, "epoch": epoch, "time": elapsed, "mig": result.score,
                   "stderr": result.stderr, "gaps": result.gaps,
+                  **{k: terms[k] for k in TERMS}, "elbo_stderr": terms["stderr"]["elbo"],
                   "eval_seconds": time.perf_counter() - t,
                   **({"loss": last["loss"], "loss_step": last["step"]} if last else {})}
         self.log.append(record)

@@ -191,3 +191,53 @@ def plot_mig_over_time(rows, path, threshold=0.3):
         ax.set_ylabel("MIG (the monitor's fixed subset)")
         ax.legend(fontsize=7)
     return _finish(fig, path)
+
+
+def plot_budget_curves(rows, path):
+    """MIG (top) and the ELBO (bottom, where the readings have it) of the MIG monitor's
+    ``mig_at`` readings against epochs: a panel per value of the hyperparameter (e.g.
+    beta 4, beta 6), a colour per objective, a thin line per seed and a thick one for
+    the mean over seeds; runs without a hyperparameter value (the plain VAE) are drawn
+    in every panel as the reference.  None when no run has such readings."""
+    from .budget import readings_at
+
+    runs = [r for r in rows if readings_at(r)]
+    if not runs:
+        return None
+    values = sorted({r["value"] for r in runs if r["value"] is not None}) or [None]
+    has_elbo = any(x.get("elbo") is not None for r in runs for x in readings_at(r).values())
+    keys = [("mig", "MIG (monitor's subset)")] + ([("elbo", "ELBO (nats)")] if has_elbo else [])
+    fig, axes = plt.subplots(len(keys), len(values), figsize=(5.2 * len(values),
+                                                              3.4 * len(keys)),
+                             squeeze=False)
+    for col, value in enumerate(values):
+        panel = [r for r in runs if r["value"] == value or r["value"] is None]
+        groups = defaultdict(list)
+        for r in panel:
+            groups[r["objective"]].append(r)
+        for row_i, (key, label) in enumerate(keys):
+            ax = axes[row_i][col]
+            for objective, rs in sorted(groups.items()):
+                colour = _colour(objective)
+                by_epoch = defaultdict(list)
+                for r in sorted(rs, key=lambda r: r["seed"]):
+                    pts = sorted((e, x[key]) for e, x in readings_at(r).items()
+                                 if x.get(key) is not None)
+                    if pts:
+                        ax.plot(*zip(*pts), color=colour, lw=0.8, alpha=0.35)
+                    for e, v in pts:
+                        by_epoch[e].append(v)
+                if by_epoch:
+                    es = sorted(by_epoch)
+                    ax.plot(es, [float(np.mean(by_epoch[e])) for e in es], color=colour,
+                            lw=2, marker="o", ms=4,
+                            label=f"{objective} (mean of {len(rs)})")
+            hyper = next((r["hyper"] for r in panel if r["value"] is not None), None)
+            if row_i == 0:
+                ax.set_title(f"{hyper} = {value:g}" if value is not None else "all runs",
+                             fontsize=9)
+                ax.set_ylim(bottom=0)
+                ax.legend(fontsize=7)
+            ax.set_xlabel("epoch")
+            ax.set_ylabel(label)
+    return _finish(fig, path)

@@ -96,8 +96,10 @@ def _slim(result):
 def make_record(study, name, config, result, train_seconds, uniform=None, commit=None,
                 monitor=None, restarts=None):
     """The JSON record of one finished run (``commit``: of the code that ran it;
-    default the repository's now; ``monitor``: the MIG monitor's readings, step, training
-    time in seconds, MIG and its SE, when the run had ``mig_every``; ``restarts``: the
+    default the repository's now; ``monitor``: the MIG monitor's readings, step, epoch,
+    training time in seconds, MIG and its SE, the training loss and (in records made
+    since the monitor computes them) the subset's ELBO and its decomposition, when the
+    run had ``mig_every`` or ``mig_at``; ``restarts``: the
     candidates' scores and the choice, when it had restarts).  ``host.threads`` is
     torch's thread count when the record is written (the evaluation's; the training's
     is ``config.threads``, 0 for torch's default), ``host.cpu_bf16`` whether the CPU has

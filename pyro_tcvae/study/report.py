@@ -11,6 +11,7 @@ from pathlib import Path
 from ..runs.config import RunError, parse_correlate
 from ..runs.folder import fs_errors, write_text
 from . import figures
+from .budget import budget_section
 from .differences import differences_section, paired_differences
 from .rows import study_rows
 from .stats import mean_interval
@@ -66,6 +67,7 @@ def report(results_dir, pool_from=4.0, echo=print, out=None):
         corr = tc_mig_correlations(rows)
         made.append(figures.plot_tc_vs_mig(rows, folder / "tc_vs_mig.png", corr))
         made.append(figures.plot_mig_over_time(rows, folder / "mig_over_time.png"))
+        made.append(figures.plot_budget_curves(rows, folder / "budget_curves.png"))
         pairs = [r["correlate"] for r in rows if r["correlate"]]
         if pairs:
             a, b, _ = parse_correlate(pairs[0])
@@ -96,6 +98,7 @@ def report(results_dir, pool_from=4.0, echo=print, out=None):
     times = time_to_mig(rows)
     if times:
         text += time_section(times, 0.3)
+    text += budget_section(rows)
     text += uniform_section(rows)
     text += ["Figures: " + ", ".join(f"`{Path(p).name}`" for p in made if p), ""]
     if notes:

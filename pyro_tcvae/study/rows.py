@@ -16,7 +16,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from ..metrics import mig_sup
-from ..runs.config import RunError, TrainConfig, parse_correlate
+from ..runs.config import RunError, TrainConfig, parse_correlate, parse_epochs
 from .plan import config_key, evaluate_key
 
 #: The suite's numbers in a report: (row key, label, short label, suite metric, value
@@ -108,6 +108,7 @@ def record_row(rec, cfg):
         "items": ev["items"], "train_seconds": rec.get("train_seconds"),
         "steps": cfg.steps, "commit": rec.get("commit"),
         "mig_over_time": rec.get("mig_over_time") or [],
+        "mig_at": parse_epochs(cfg.mig_at), "mig_items": cfg.mig_items,
         "restarts": rec.get("restarts"),
         "shared": shared_latents(m) if m else [],
         "suite": suite_values(ev.get("suite")),

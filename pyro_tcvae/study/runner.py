@@ -18,7 +18,7 @@ from ..runs.evaluate import codes_path_for, evaluate
 from ..runs.folder import (RunFolder, atomic_write, fs_errors, read_checkpoint, read_json,
                            write_json)
 from ..runs.restarts import read_plan
-from ..runs.training import train
+from ..runs.training import TERMS, train
 from .plan import config_key
 from .record import differences, git_commit, make_record, read_record, record_path, status, \
     write_record
@@ -184,7 +184,8 @@ def _run_one(study, name, cfg, data, folder, results, commit, progress, echo):
         if uniform is not None:
             _keep_codes(folder.path / "eval_uniform.json",
                         results / f"{name}.uniform.codes.npz")
-    monitor = [{k: r[k] for k in ("step", "epoch", "time", "mig", "stderr", "loss") if k in r}
+    keep = ("step", "epoch", "time", "mig", "stderr", "loss") + TERMS + ("elbo_stderr",)
+    monitor = [{k: r[k] for k in keep if k in r}
                for r in folder.mig_log.read()]  # the MIG monitor's readings, if any
     write_record(results, make_record(study, name, cfg, result, train_seconds, uniform,
                                       commit, monitor, read_plan(folder.path)))
