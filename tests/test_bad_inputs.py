@@ -85,7 +85,7 @@ CASES = {
     "study: --set of a bad value": (lambda t: ["study", _study(t), "--set", "steps=abc"],
                                    "'abc' is not an integer"),
     "study: --results a file": (lambda t: ["study", _study(t), "--results", str(t / "f.txt")],
-                               "is in the way"),
+                               "is a file, not a folder: choose another --results"),
     "study: --seeds not the file's": (lambda t: ["study", _study(t), "--seeds", "5"],
                                      "not one of the study's seeds"),
     # reports
