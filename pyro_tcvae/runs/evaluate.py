@@ -146,23 +146,14 @@ def evaluate_model(vae, data, num_samples=10_000, max_components=200_000, seed=0
     if not ranks.main:
         return None
     lap("encode")
-    names, exclude = data.factor_names, getattr(data, "mig_exclude", ())
-    # H(z_j) of MIG and q(z_d) of the decomposition: the same samples and numbers
-    shared = sampled_marginals(post, num_samples, max_components, seed)
-    lap("marginals")
-    paper = hist = None  # a dataset without factors (a folder of images) has no MIG
+    names = data.factor_names
+    paper, terms = mig_and_decomposition(vae, data, post, num_samples, max_components, seed,
+                                         progress, lap)
+    hist = None  # a dataset without factors (a folder of images) has no MIG
     if len(names):
-        paper = mig(post, data.factors, factor_names=names, exclude=exclude,
-                    num_samples=num_samples, max_components=max_components, seed=seed,
-                    progress=progress, marginals=shared)
-        lap("mig")
         hist = mig_histogram(posterior=post, factors=data.factors, factor_names=names,
-                             exclude=exclude, seed=seed)
+                             exclude=getattr(data, "mig_exclude", ()), seed=seed)
         lap("mig_histogram")
-    terms = elbo_decomposition(vae, data, num_samples=num_samples,
-                               max_components=max_components, seed=seed,
-                               progress=progress, posterior=post, marginals=shared)
-    lap("decomposition")
     suite = None
     if metrics:
         codes = subset_codes(post, data.factors, names, data.factor_sizes, items=suite_items,
@@ -181,6 +172,37 @@ def evaluate_model(vae, data, num_samples=10_000, max_components=200_000, seed=0
         "timings": timings,
         **({"suite": suite} if suite is not None else {}),
     }
+
+
+def mig_and_decomposition(vae, data, post, num_samples, max_components, seed, progress=True,
+                          lap=None):
+    """MIG (None for a dataset without factors) and the ELBO decomposition of ``data``
+    from its encoded posterior ``post`` (batch shape [N, D]).
+
+    H(z_j) of MIG and q(z_d) of the decomposition are the same samples and numbers,
+    computed once (:func:`~pyro_tcvae.metrics.aggregate.sampled_marginals`); the
+    evaluation and the MIG monitor both score a model this way.  ``lap(name)``, when
+    given, is called after each part ("marginals", "mig", "decomposition").
+
+    Returns
+    -------
+    (MIGResult or None, dict of :func:`~pyro_tcvae.metrics.elbo_decomposition`)
+    """
+    lap = lap or (lambda name: None)
+    shared = sampled_marginals(post, num_samples, max_components, seed)
+    lap("marginals")
+    paper = None
+    if len(data.factor_names):
+        paper = mig(post, data.factors, factor_names=data.factor_names,
+                    exclude=getattr(data, "mig_exclude", ()), num_samples=num_samples,
+                    max_components=max_components, seed=seed, progress=progress,
+                    marginals=shared)
+        lap("mig")
+    terms = elbo_decomposition(vae, data, num_samples=num_samples,
+                               max_components=max_components, seed=seed,
+                               progress=progress, posterior=post, marginals=shared)
+    lap("decomposition")
+    return paper, terms
 
 
 def dataset_indices(data):

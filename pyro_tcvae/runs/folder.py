@@ -42,19 +42,18 @@ def fs_errors(path, doing="write"):
         raise RunError(describe_os_error(e, path, doing)) from None
 
 
-def describe_os_error(e, path, doing="write", option="--out"):
-    """A one-line description of an OSError on ``path`` with the fix (``option``: the
-    command-line option that chooses the folder, named in the fix)."""
+def describe_os_error(e, path, doing="write"):
+    """A one-line description of an OSError on ``path`` with the fix."""
     where = f"cannot {doing} {path}"
     if e.errno in (errno.ENOSPC, errno.EDQUOT):
         return (f"{where}: no space left on the device. Free some space (the previous files "
-                f"are intact) or choose another {option}")
+                f"are intact) or choose another --out")
     if e.errno == errno.EROFS:
-        return f"{where}: the file system is read-only; choose another {option}"
+        return f"{where}: the file system is read-only; choose another --out"
     if e.errno in (errno.EACCES, errno.EPERM):
-        return f"{where}: permission denied; choose another {option} or fix the permissions"
+        return f"{where}: permission denied; choose another --out or fix the permissions"
     if e.errno in (errno.EEXIST, errno.ENOTDIR):
-        return f"{where}: a file of that name (or above it) is in the way; choose another {option}"
+        return f"{where}: a file of that name (or above it) is in the way; choose another --out"
     return f"{where}: {e.strerror or e}"
 
 

@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from ..data import Batches, View
 from .build import check_fits, fresh_model, make_dataset, make_svi
 from .config import RunError, check_device, parse_epochs, parse_every
-from .evaluate import set_aside_results
+from .evaluate import mig_and_decomposition, set_aside_results
 from .folder import RunFolder
 from .host import ThreadGovernor, bf16_warning, flush_denormals, reuse_freed_memory
 from .parallel import Ranks, lost_contact
@@ -79,23 +79,17 @@ class MIGMonitor:
         return False
 
     def __call__(self, vae, step, epoch, elapsed, last=None):
-        from ..metrics import elbo_decomposition, encode_dataset, mig
-        from ..metrics.aggregate import sampled_marginals
+        from ..metrics import encode_dataset
 
         if self.items is None:
             g = torch.Generator().manual_seed(self.config.seed)
             n = min(self.config.mig_items, len(self.data))
             self.items = View(self.data, torch.randperm(len(self.data), generator=g)[:n])
         t = time.perf_counter()
-        items, seed = self.items, self.config.seed
-        S = min(10_000, len(items))
-        post = encode_dataset(vae, items, progress=False)  # once, for MIG and the ELBO
-        shared = sampled_marginals(post, S, None, seed)  # every item a component
-        result = mig(post, items.factors, factor_names=items.factor_names,
-                     exclude=getattr(items, "mig_exclude", ()), num_samples=S,
-                     max_components=None, seed=seed, progress=False, marginals=shared)
-        terms = elbo_decomposition(vae, items, S, None, seed, progress=False, posterior=post,
-                                   marginals=shared)
+        post = encode_dataset(vae, self.items, progress=False)  # once, for MIG and the ELBO
+        result, terms = mig_and_decomposition(  # every item a component
+            vae, self.items, post, min(10_000, len(self.items)), None, self.config.seed,
+            progress=False)
         record = {"step": step, "epoch": epoch, "time": elapsed, "mig": result.score,
                   "stderr": result.stderr, "gaps": result.gaps,
                   **{k: terms[k] for k in TERMS}, "elbo_stderr": terms["stderr"]["elbo"],

@@ -57,8 +57,8 @@ def curve_table(rows, key="mig", digits=3):
     lines = ["| setting | seeds | " + " | ".join(f"epoch {e:g}" for e in epochs) + " |",
              "|---|---|" + "---|" * len(epochs)]
     for cell, runs in _cells(rows).items():
-        values = [[readings_at(r)[e][key] for r in runs
-                   if e in readings_at(r) and readings_at(r)[e].get(key) is not None]
+        at = [readings_at(r) for r in runs]
+        values = [[a[e][key] for a in at if e in a and a[e].get(key) is not None]
                   for e in epochs]
         lines.append(f"| {cell} | {len(runs)} | " +
                      " | ".join(_spread(v, digits) for v in values) + " |")
