@@ -4,7 +4,9 @@ study and lists its state, and a study with the metric suite keeps the codes fro
 which the suite is scored again.  (The study file: test_study_plan; the order and the
 parts: test_study_selection; the report: test_study_report.)"""
 
+import errno
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -133,3 +135,32 @@ def test_a_study_with_the_suite_keeps_codes_and_rescores_them(tmp_path, capsys):
     other = json.loads((folder / f"{study.runs[1][0]}.json").read_text())
     assert "suite" not in other["eval"]
     assert "## The metric suite" in (folder / "report.md").read_text()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd")
+@pytest.mark.parametrize("full, option", [("checkpoint", "--work"), ("tcvae_beta4_seed0.json",
+                                                                     "--results")])
+def test_a_full_disk_during_a_study_names_the_studys_option(tmp_path, monkeypatch, full,
+                                                             option):
+    # a study has no --out: a checkpoint sits under --work, a record under --results
+    import pyro_tcvae.runs.folder as folder
+
+    study = load_study(write(tmp_path, STUDY.replace("beta = [1, 4]", "beta = 4").replace(
+        "seeds = [0, 1]", "seeds = [0]")))
+    real_fsync = folder.os.fsync
+
+    def no_space(fd):
+        if full in os.readlink(f"/proc/self/fd/{fd}"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(folder.os, "fsync", no_space)
+    with pytest.raises(RunError) as e:
+        run_study(study, tmp_path / "r", tmp_path / "w", progress=False, echo=lambda *a: None)
+    message = str(e.value)
+    assert "no space left on the device" in message and full in message
+    assert message.endswith(f"choose another {option}") and "--out" not in message
+    # outside a study the same error names --out again
+    with pytest.raises(RunError, match="choose another --out$"):
+        with folder.fs_errors(tmp_path / "x"):
+            raise OSError(errno.ENOSPC, "No space left on device")

@@ -15,6 +15,7 @@ naming the path and the fix.
 """
 
 import contextlib
+import contextvars
 import errno
 import hashlib
 import io
@@ -33,6 +34,24 @@ LEGACY_CHECKPOINT_FORMAT = "pyro_tcvae.checkpoint/1"  # a plain torch.save, no c
 
 
 # ---------------------------------------------------------------------- file system
+# the command-line option a file-system error tells the user to change: --out for a
+# run; a study sets --work around its run folders and --results around its records
+_OPTION = contextvars.ContextVar("pyro_tcvae_folder_option", default="--out")
+
+
+@contextlib.contextmanager
+def naming_option(option):
+    """Within the block, file-system errors (:func:`describe_os_error`,
+    :meth:`RunFolder.check_writable`) name ``option`` as the one to change instead of
+    ``--out``: a study's run folders come from ``--work``, its records from
+    ``--results``."""
+    token = _OPTION.set(option)
+    try:
+        yield
+    finally:
+        _OPTION.reset(token)
+
+
 @contextlib.contextmanager
 def fs_errors(path, doing="write"):
     """Turn the file-system errors a user can cause into a one-line RunError."""
@@ -43,17 +62,18 @@ def fs_errors(path, doing="write"):
 
 
 def describe_os_error(e, path, doing="write"):
-    """A one-line description of an OSError on ``path`` with the fix."""
-    where = f"cannot {doing} {path}"
+    """A one-line description of an OSError on ``path`` with the fix (the option to
+    change: ``--out`` unless :func:`naming_option` says otherwise)."""
+    where, out = f"cannot {doing} {path}", _OPTION.get()
     if e.errno in (errno.ENOSPC, errno.EDQUOT):
         return (f"{where}: no space left on the device. Free some space (the previous files "
-                f"are intact) or choose another --out")
+                f"are intact) or choose another {out}")
     if e.errno == errno.EROFS:
-        return f"{where}: the file system is read-only; choose another --out"
+        return f"{where}: the file system is read-only; choose another {out}"
     if e.errno in (errno.EACCES, errno.EPERM):
-        return f"{where}: permission denied; choose another --out or fix the permissions"
+        return f"{where}: permission denied; choose another {out} or fix the permissions"
     if e.errno in (errno.EEXIST, errno.ENOTDIR):
-        return f"{where}: a file of that name (or above it) is in the way; choose another --out"
+        return f"{where}: a file of that name (or above it) is in the way; choose another {out}"
     return f"{where}: {e.strerror or e}"
 
 
@@ -147,13 +167,13 @@ class RunFolder:
         a file in the way, a read-only or unwritable place, or (``new_run``) a
         folder that already holds a run."""
         p = self.path
-        check_can_write(p, "--out")
+        check_can_write(p, _OPTION.get())
         owner = _live_owner(p / "lock")
         if owner is not None:
             raise _busy(p, owner)
         if new_run and self.holds_run():
             raise RunError(f"{p} already holds a run: pass --resume to continue it, or "
-                           f"choose another --out")
+                           f"choose another {_OPTION.get()}")
 
     # ------------------------------------------------------------------ config
     def read_config(self):

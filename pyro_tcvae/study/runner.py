@@ -15,8 +15,8 @@ from pathlib import Path
 from ..runs.build import make_dataset
 from ..runs.config import RunError, TrainConfig
 from ..runs.evaluate import codes_path_for, evaluate
-from ..runs.folder import (RunFolder, atomic_write, fs_errors, read_checkpoint, read_json,
-                           write_json)
+from ..runs.folder import (RunFolder, atomic_write, fs_errors, naming_option,
+                           read_checkpoint, read_json, write_json)
 from ..runs.restarts import read_plan
 from ..runs.training import TERMS, train
 from .plan import config_key
@@ -136,11 +136,12 @@ def run_study(study, results_dir, work_dir, replace=False, progress=True, echo=p
     states = status(study, results)
     # (a bad seed or objective is refused before anything is written)
     mine, todo = runs_to_do(study, states, replace, part, seeds, objectives)
-    for folder in (results, work):
-        with fs_errors(folder, "create"):
+    for folder, option in ((results, "--results"), (work, "--work")):
+        with naming_option(option), fs_errors(folder, "create"):
             folder.mkdir(parents=True, exist_ok=True)
     if not _same_plan(results / "study.json", study.plan()):  # an unchanged study leaves
-        write_json(results / "study.json", study.plan())  # its (committed) plan file be
+        with naming_option("--results"):  # its (committed) plan file be
+            write_json(results / "study.json", study.plan())
     for name, cfg, state in states:
         if state == "mismatch":
             rec = read_record(record_path(results, name))
@@ -166,19 +167,33 @@ def run_study(study, results_dir, work_dir, replace=False, progress=True, echo=p
 
 
 def _run_one(study, name, cfg, data, folder, results, commit, progress, echo):
-    """Train (unless done), evaluate and record one run of a study."""
-    model, train_seconds = train_missing(cfg, folder, data, progress, echo, name)
-    ev = study.evaluate
-    items = ev["items"] or None
-    metrics = ev.get("metrics")
-    result = evaluate(folder.path, num_samples=ev["num_samples"], data=data, model=model,
-                      progress=progress, items=items, metrics=metrics)
-    uniform = None
-    if ev["uniform"] and cfg.correlate is not None:
-        uniform = evaluate(folder.path, num_samples=ev["num_samples"],
-                           data=make_dataset(cfg, progress, biased=False), model=model,
-                           progress=progress, items=items, out=folder.path / "eval_uniform.json",
-                           metrics=metrics)
+    """Train (unless done), evaluate and record one run of a study.  File-system errors
+    name --work for the run folder and --results for the record (a study has no --out)."""
+    with naming_option("--work"):
+        model, train_seconds = train_missing(cfg, folder, data, progress, echo, name)
+        ev = study.evaluate
+        items = ev["items"] or None
+        metrics = ev.get("metrics")
+        result = evaluate(folder.path, num_samples=ev["num_samples"], data=data, model=model,
+                          progress=progress, items=items, metrics=metrics)
+        uniform = None
+        if ev["uniform"] and cfg.correlate is not None:
+            uniform = evaluate(folder.path, num_samples=ev["num_samples"],
+                               data=make_dataset(cfg, progress, biased=False), model=model,
+                               progress=progress, items=items,
+                               out=folder.path / "eval_uniform.json", metrics=metrics)
+    with naming_option("--results"):
+        _record(study, name, cfg, folder, results, result, uniform, train_seconds, commit,
+                metrics)
+    m = result["mig"]
+    echo(f"{name}: MIG {m['score']:.4f} +- {m['stderr']:.4f}, "
+         f"TC {result['decomposition']['tc']:.3f}, ELBO {result['decomposition']['elbo']:.2f}"
+         if m else f"{name}: done")
+
+
+def _record(study, name, cfg, folder, results, result, uniform, train_seconds, commit,
+            metrics):
+    """Write a run's record (and, with the suite, its codes) to ``results``."""
     if metrics:  # the codes beside the record, before it (a record marks a run done)
         _keep_codes(folder.eval_path, results / f"{name}.codes.npz")
         if uniform is not None:
@@ -189,10 +204,6 @@ def _run_one(study, name, cfg, data, folder, results, commit, progress, echo):
                for r in folder.mig_log.read()]  # the MIG monitor's readings, if any
     write_record(results, make_record(study, name, cfg, result, train_seconds, uniform,
                                       commit, monitor, read_plan(folder.path)))
-    m = result["mig"]
-    echo(f"{name}: MIG {m['score']:.4f} +- {m['stderr']:.4f}, "
-         f"TC {result['decomposition']['tc']:.3f}, ELBO {result['decomposition']['elbo']:.2f}"
-         if m else f"{name}: done")
 
 
 def _keep_codes(eval_path, dest):
