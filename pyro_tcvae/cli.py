@@ -199,7 +199,7 @@ def build_parser():
                    help="only the runs of these objectives (of the file's)")
     p.add_argument("--status", action="store_true",
                    help="only list the runs (those --part, --seeds and --objectives select) "
-                   "and their state")
+                   "and their state, with how far an unfinished run's folder in --work got")
     p.add_argument("--device", default=None, help="device of every run (e.g. cuda)")
     p.add_argument("--set", action="append", default=[], metavar="OPTION=VALUE",
                    help="replace an option of every run (repeat; e.g. --set steps=18000 "
@@ -437,10 +437,16 @@ def _study(args):
                            progress=not args.quiet, limit=args.limit, part=part,
                            seeds=args.seeds, objectives=args.objectives)
     counts = {}
-    for name, _, state in states:
+    for name, cfg, state in states:
         counts[state] = counts.get(state, 0) + 1
         if args.status:
             print(f"{name:40s} {state}")
+            if state != "done":
+                from .study.progress import run_progress
+
+                progress = run_progress(args.work / study.name / name, cfg)
+                if progress:
+                    print(f"{'':40s} {progress}")
     print(f"study {study.name}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
     if not args.status:
         for line in _skipped(study, states, before, args):

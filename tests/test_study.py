@@ -164,3 +164,50 @@ def test_a_full_disk_during_a_study_names_the_studys_option(tmp_path, monkeypatc
     with pytest.raises(RunError, match="choose another --out$"):
         with folder.fs_errors(tmp_path / "x"):
             raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_status_says_how_far_an_unfinished_run_got(tmp_path, capsys):
+    import subprocess
+    import sys
+
+    text = STUDY.replace("seeds = [0, 1]", "seeds = [0]").replace(
+        "[train]", "[train]\nmig_at = \"0.1\"\nmig_items = 200")  # a MIG reading at step 8
+    path = write(tmp_path, text)
+    study = load_study(path)
+    work = tmp_path / "w" / "tiny"
+    args = ["study", str(path), "--results", str(tmp_path / "r"), "--work", str(tmp_path / "w"),
+            "--status"]
+    # one run stopped half-way (a checkpoint at step 15 of 30, its logs), one trained
+    # but not yet recorded, one not started
+    (stopped, cfg), (trained, cfg2), (untouched, _) = study.runs
+    runner.train(cfg.__class__(**{**cfg.to_dict(), "steps": 15}), work / stopped,
+                 progress=False)
+    (work / stopped / "model.pt").unlink()
+    runner.train(cfg2, work / trained, progress=False)
+    assert main(args) == 0
+    lines = capsys.readouterr().out.splitlines()
+    at = {line.split()[0]: i for i, line in enumerate(lines) if not line.startswith(" ")}
+    note = lines[at[stopped] + 1].strip()
+    assert note.startswith("stopped at step 15 of 30 (50%), epoch 0.2; MIG (subset) ")
+    assert "at epoch 0.111, ELBO -" in note and note.endswith("resumes it from its last checkpoint")
+    assert lines[at[trained] + 1].strip() == "trained; the study evaluates and records it next"
+    assert not lines[at[untouched] + 1].startswith(" ")  # nothing under a run not started
+    # a live process holding the lock is said to be training
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (work / stopped / "lock").write_text(str(sleeper.pid))
+        assert main(args) == 0
+        out = capsys.readouterr().out
+        assert f"training now (pid {sleeper.pid}): step 15 of 30 (50%)" in out
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    # a run of epochs: its length in steps from the logged epoch
+    from pyro_tcvae.study.progress import run_progress
+
+    epochs = cfg.__class__(**{**cfg.to_dict(), "steps": None, "epochs": 4})
+    line = run_progress(work / stopped, epochs)
+    logged = [r for r in (work / stopped / "metrics.jsonl").read_text().splitlines()]
+    last = json.loads(logged[-1])
+    total = round(last["step"] / last["epoch"] * 4)
+    assert f"step 15 of {total} (" in line and f"epoch {last['epoch']:.1f}" in line

@@ -161,6 +161,11 @@ class RunFolder:
         return self.checkpoint_path.exists() or self.model_path.exists() or \
             (self.path / "candidates").exists()
 
+    def trainer(self):
+        """The pid of another live process training in this folder (its ``lock``), or
+        None."""
+        return _live_owner(self.path / "lock")
+
     # ------------------------------------------------------------------ checks
     def check_writable(self, new_run):
         """Refuse, before anything is written, a folder that cannot hold a run:
