@@ -49,3 +49,23 @@ def test_each_runs_state_comes_from_its_record(tmp_path):
     assert differences(read_record(record_path(results, n1))["config"], c1) == \
         "steps: record 40, study 30"
     assert differences(read_record(record_path(results, n3))["config"], c3) == ""
+
+
+def test_the_commit_of_a_copy_without_git_comes_from_the_environment(monkeypatch):
+    # a working tree sent to another machine has no .git: git prints nothing there
+    import subprocess
+
+    from pyro_tcvae.study import record
+
+    in_checkout = record.git_commit()
+    monkeypatch.setenv(record.ENV_COMMIT, "0123abc")
+    if in_checkout is not None:  # the tests run in a clone: its own commit wins
+        assert len(in_checkout.split("+")[0]) == 40 and record.git_commit() == in_checkout
+
+    def outside_a_repository(*args, **kw):
+        return subprocess.CompletedProcess(args, 128, stdout="", stderr="not a git repository")
+
+    monkeypatch.setattr(record.subprocess, "run", outside_a_repository)
+    assert record.git_commit() == "0123abc"
+    monkeypatch.delenv(record.ENV_COMMIT)
+    assert record.git_commit() is None

@@ -10,6 +10,7 @@ a "mismatch", neither reused nor overwritten unless asked.
 
 import hashlib
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -69,8 +70,14 @@ def differences(record_config, config):
                      for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k))
 
 
+#: Names the commit of a copy of the code that has no git repository beside it (a
+#: working tree sent to another machine, e.g. by ``studies/device_study.sh``).
+ENV_COMMIT = "PYRO_TCVAE_COMMIT"
+
+
 def git_commit():
-    """The repository's commit (with '+dirty' for uncommitted changes), or None."""
+    """The repository's commit (with '+dirty' for uncommitted changes); where the code
+    is not in a git checkout, ``$PYRO_TCVAE_COMMIT`` (or None)."""
     here = Path(__file__).resolve().parent
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
@@ -78,8 +85,10 @@ def git_commit():
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
                                cwd=here, capture_output=True, text=True, timeout=10).stdout
     except (OSError, subprocess.SubprocessError):
-        return None
-    return (sha + ("+dirty" if dirty.strip() else "")) or None
+        sha = ""
+    if not sha:
+        return os.environ.get(ENV_COMMIT) or None
+    return sha + ("+dirty" if dirty.strip() else "")
 
 
 def _slim(result):
