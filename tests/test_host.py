@@ -109,3 +109,20 @@ def test_training_in_bf16_on_a_cpu_without_it_says_so(tmp_path, monkeypatch):
                       steps=2, precision="bf16"), tmp_path / "run", progress=False,
           echo=said.append)
     assert any("no bfloat16 instructions" in line for line in said)
+
+
+def test_cpu_name_reads_the_first_processors_model_family_and_number(tmp_path):
+    import platform
+
+    from pyro_tcvae.runs.host import cpu_name
+
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\n"
+                    "model\t\t: 207\nmodel name\t: Intel(R) Xeon(R) Processor\n\n"
+                    "processor\t: 1\ncpu family\t: 25\nmodel\t\t: 1\nmodel name\t: other\n")
+    assert cpu_name(info) == "Intel(R) Xeon(R) Processor (family 6, model 207)"
+    arm = tmp_path / "arm"
+    arm.write_text("processor\t: 0\nBogoMIPS\t: 50.00\nFeatures\t: fp asimd\n\n"
+                   "Model\t\t: Raspberry Pi 4 Model B\n")
+    assert cpu_name(arm) == (platform.processor() or None)  # no name in the first block
+    assert cpu_name(tmp_path / "missing") == (platform.processor() or None)

@@ -14,7 +14,7 @@ import torch
 
 from pyro_tcvae.cli import main
 from pyro_tcvae.runs import RunError
-from pyro_tcvae.runs.host import cpu_has_bf16
+from pyro_tcvae.runs.host import cpu_has_bf16, cpu_name
 from pyro_tcvae.study import load_study, report, run_study, study_status
 from pyro_tcvae.study import runner
 from pyro_tcvae.study.record import git_commit
@@ -51,6 +51,12 @@ def test_a_half_finished_study_resumes_without_redoing_finished_runs(tmp_path, m
     assert record["config"]["steps"] == 30 and record["eval"]["items"] == 1000
     assert set(record) >= {"commit", "train_seconds", "eval", "evaluate", "host"}
     assert record["host"]["cpu_bf16"] == cpu_has_bf16()  # a bf16 run on a CPU without: emulated
+    # which process trained it from where: the study resumed it from step 15 (its first
+    # part was trained outside the study, so that part has no line)
+    assert [(p["step"], p["commit"], p["cpu"]) for p in record["sessions"]] == \
+        [(15, git_commit(), cpu_name())]
+    first = json.loads((results / "tiny" / "tcvae_beta1_seed0.json").read_text())
+    assert [p["step"] for p in first["sessions"]] == [0]
     assert set(record["eval"]["mig"]) >= {"score", "stderr", "gaps"}
     assert set(record["eval"]["decomposition"]["stderr"]) >= {"elbo", "tc"}
     # the resumed run ends where an uninterrupted one does

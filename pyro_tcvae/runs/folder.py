@@ -2,7 +2,8 @@
 
 A run folder holds ``config.json``, ``checkpoint.pt`` (the latest training state),
 ``metrics.jsonl`` (one JSON line per logging interval), ``mig.jsonl`` (the MIG
-monitor's readings), ``model.pt`` (the trained model, see
+monitor's readings), ``sessions.jsonl`` (where a study trained it: the step each
+process started from, its commit and CPU), ``model.pt`` (the trained model, see
 :meth:`pyro_tcvae.models.VAE.save`), ``eval.json``, ``figures/`` and, while a process
 trains there, ``lock``.  Every command after ``train`` takes the run folder.
 
@@ -152,6 +153,7 @@ class RunFolder:
         self.figures = self.path / "figures"
         self.metrics = MetricsLog(self.path / "metrics.jsonl")
         self.mig_log = MetricsLog(self.path / "mig.jsonl")
+        self.sessions = MetricsLog(self.path / "sessions.jsonl")
 
     def __str__(self):
         return str(self.path)

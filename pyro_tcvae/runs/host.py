@@ -27,6 +27,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import os
+import platform
 import sys
 import time
 
@@ -88,6 +89,26 @@ def cpu_has_bf16(cpuinfo="/proc/cpuinfo"):
     if not lines:
         return None
     return bool(_BF16_FLAGS & set(lines[0].split(":", 1)[-1].split()))
+
+
+def cpu_name(cpuinfo="/proc/cpuinfo"):
+    """The CPU as ``cpuinfo`` names it, e.g. "Intel(R) Xeon(R) Processor (family 6,
+    model 207)" (a virtual machine's name can be that vague; family and model tell
+    the generation), else :func:`platform.processor`'s answer, else None."""
+    fields = {}
+    try:
+        with open(cpuinfo) as f:
+            for line in f:
+                if not line.strip():
+                    break  # the first processor's block is enough
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    name = fields.get("model name") or fields.get("Model") or platform.processor() or None
+    if name and "cpu family" in fields and "model" in fields:
+        name += f" (family {fields['cpu family']}, model {fields['model']})"
+    return name
 
 
 def bf16_warning(precision, device, has_bf16=None):

@@ -103,13 +103,15 @@ def _slim(result):
 
 
 def make_record(study, name, config, result, train_seconds, uniform=None, commit=None,
-                monitor=None, restarts=None):
+                monitor=None, restarts=None, sessions=None):
     """The JSON record of one finished run (``commit``: of the code that ran it;
     default the repository's now; ``monitor``: the MIG monitor's readings, step, epoch,
     training time in seconds, MIG and its SE, the training loss and (in records made
     since the monitor computes them) the subset's ELBO and its decomposition, when the
     run had ``mig_every`` or ``mig_at``; ``restarts``: the
-    candidates' scores and the choice, when it had restarts).  ``host.threads`` is
+    candidates' scores and the choice, when it had restarts; ``sessions``: each process
+    that trained the run (one, or several for a run resumed in another session): the
+    step it started from, its commit, CPU, device and time).  ``host.threads`` is
     torch's thread count when the record is written (the evaluation's; the training's
     is ``config.threads``, 0 for torch's default), ``host.cpu_bf16`` whether the CPU has
     bfloat16 instructions (None where unknown): a bf16 run without them was emulated."""
@@ -129,6 +131,7 @@ def make_record(study, name, config, result, train_seconds, uniform=None, commit
         "eval_uniform": _slim(uniform),
         "mig_over_time": monitor or [],
         **({"restarts": restarts} if restarts else {}),
+        **({"sessions": sessions} if sessions else {}),
         "digest": hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True)
                                  .encode()).hexdigest()[:16],
     }

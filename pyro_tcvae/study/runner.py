@@ -10,6 +10,7 @@ holds it.
 """
 
 import json
+import time
 from pathlib import Path
 
 from ..runs.build import make_dataset
@@ -17,6 +18,7 @@ from ..runs.config import RunError, TrainConfig
 from ..runs.evaluate import codes_path_for, evaluate
 from ..runs.folder import (RunFolder, atomic_write, fs_errors, naming_option,
                            read_checkpoint, read_json, write_json)
+from ..runs.host import cpu_name
 from ..runs.restarts import read_plan
 from ..runs.training import TERMS, train
 from .plan import config_key
@@ -25,7 +27,7 @@ from .record import differences, git_commit, make_record, read_record, record_pa
 from .selection import runs_to_do
 
 
-def train_missing(config, folder, data, progress=True, echo=print, name=None):
+def train_missing(config, folder, data, progress=True, echo=print, name=None, commit=None):
     """The model of ``config``'s run in ``folder``: trained there unless the folder
     holds its finished model (an interrupted run resumes from its last checkpoint).
 
@@ -41,6 +43,11 @@ def train_missing(config, folder, data, progress=True, echo=print, name=None):
         The dataset, built once for many runs.
     name : str, optional
         The run's name in the lines ``echo`` gets (default: the folder's).
+    commit : str, optional
+        The commit of the code training now (default: :func:`~.record.git_commit`'s),
+        written with the step it starts from, the CPU and the time to the folder's
+        ``sessions.jsonl``: a run of many hours may be trained by several processes,
+        commits and machines, and its record says which.
 
     Returns
     -------
@@ -61,12 +68,29 @@ def train_missing(config, folder, data, progress=True, echo=print, name=None):
         return None, _train_seconds(folder)
     resume = folder.holds_run()
     echo(f"{name}: {'resuming' if resume else 'training'}")
+    _log_session(folder, config, resume, commit)
     summary = train(config, folder.path, resume=resume, progress=progress, data=data,
                     echo=echo)
     if summary["interrupted"]:
         raise KeyboardInterrupt
     elapsed = summary["elapsed"]
     return summary["model"], _train_seconds(folder) if elapsed is None else elapsed
+
+
+def _log_session(folder, config, resume, commit):
+    """Append where this process trains the run from to ``sessions.jsonl``."""
+    step = 0
+    if resume:
+        try:
+            step = read_checkpoint(folder.checkpoint_path)["step"]
+        except (RunError, KeyError, TypeError):
+            step = None  # a run with restarts keeps its candidates' checkpoints
+    with fs_errors(folder.path, "create"):
+        folder.path.mkdir(parents=True, exist_ok=True)
+    folder.sessions.append({
+        "step": step, "commit": commit or git_commit(), "cpu": cpu_name(),
+        "device": config.device, "threads": config.threads,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
 
 
 def _train_seconds(folder):
@@ -170,7 +194,7 @@ def _run_one(study, name, cfg, data, folder, results, commit, progress, echo):
     """Train (unless done), evaluate and record one run of a study.  File-system errors
     name --work for the run folder and --results for the record (a study has no --out)."""
     with naming_option("--work"):
-        model, train_seconds = train_missing(cfg, folder, data, progress, echo, name)
+        model, train_seconds = train_missing(cfg, folder, data, progress, echo, name, commit)
         ev = study.evaluate
         items = ev["items"] or None
         metrics = ev.get("metrics")
@@ -203,7 +227,8 @@ def _record(study, name, cfg, folder, results, result, uniform, train_seconds, c
     monitor = [{k: r[k] for k in keep if k in r}
                for r in folder.mig_log.read()]  # the MIG monitor's readings, if any
     write_record(results, make_record(study, name, cfg, result, train_seconds, uniform,
-                                      commit, monitor, read_plan(folder.path)))
+                                      commit, monitor, read_plan(folder.path),
+                                      folder.sessions.read()))
 
 
 def _keep_codes(eval_path, dest):
