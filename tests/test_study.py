@@ -7,6 +7,7 @@ parts: test_study_selection; the report: test_study_report.)"""
 import errno
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -186,15 +187,19 @@ def test_status_says_how_far_an_unfinished_run_got(tmp_path, capsys):
     # one run stopped half-way (a checkpoint at step 15 of 30, its logs), one trained
     # but not yet recorded, one not started
     (stopped, cfg), (trained, cfg2), (untouched, _) = study.runs
-    runner.train(cfg.__class__(**{**cfg.to_dict(), "steps": 15}), work / stopped,
-                 progress=False)
+    runner.train(cfg.__class__(**{**cfg.to_dict(), "steps": 15, "log_every": 5}),
+                 work / stopped, progress=False)
     (work / stopped / "model.pt").unlink()
     runner.train(cfg2, work / trained, progress=False)
     assert main(args) == 0
     lines = capsys.readouterr().out.splitlines()
     at = {line.split()[0]: i for i, line in enumerate(lines) if not line.startswith(" ")}
     note = lines[at[stopped] + 1].strip()
-    assert note.startswith("stopped at step 15 of 30 (50%), epoch 0.2; MIG (subset) ")
+    assert re.match(r"stopped at step 15 of 30 \(50%\), epoch 0\.2, \d+ s to go at "
+                    r"\d+\.\d\d s/step; MIG \(subset\) ", note), note
+    logged = [json.loads(line) for line in (work / stopped / "metrics.jsonl").open()]
+    pace = (logged[-1]["time"] - logged[0]["time"]) / (15 - 5)  # the logs' own clock
+    assert f"to go at {pace:.2f} s/step" in note
     assert "at epoch 0.111, ELBO -" in note and note.endswith("resumes it from its last checkpoint")
     assert lines[at[trained] + 1].strip() == "trained; the study evaluates and records it next"
     assert not lines[at[untouched] + 1].startswith(" ")  # nothing under a run not started

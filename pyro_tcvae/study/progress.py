@@ -19,8 +19,8 @@ def run_progress(path, config):
     Returns
     -------
     str or None
-        e.g. ``"training now (pid 4242): step 1950 of 18000 (11%), epoch 5.4; MIG
-        (subset) 0.056 at epoch 5, ELBO -114.1"``, or ``"stopped at step 1950 ...;
+        e.g. ``"training now (pid 4242): step 1950 of 18000 (11%), epoch 5.4, 2 h 46
+        min to go at 0.62 s/step; MIG (subset) 0.056 at epoch 5, ELBO -114.1"``, or ``"stopped at step 1950 ...;
         the same command resumes it"``, or ``"trained; the study evaluates and records
         it next"``.
     """
@@ -38,14 +38,18 @@ def run_progress(path, config):
     else:
         last = logged[-1]
         step, epoch = last["step"], last.get("epoch")
-        where = f"step {step}"
+        where, total = f"step {step}", None
         if config.steps is not None:
-            where += f" of {config.steps} ({100 * step / config.steps:.0f}%)"
+            total = config.steps
         elif epoch and config.epochs:
             total = round(step / epoch * config.epochs)
-            where += f" of {total} ({100 * epoch / config.epochs:.0f}%)"
+        if total:
+            where += f" of {total} ({100 * step / total:.0f}%)"
         if epoch is not None:
             where += f", epoch {epoch:.1f}"
+        pace = _seconds_per_step(logged)
+        if total and pace and total > step:
+            where += f", {_duration(pace * (total - step))} to go at {pace:.2f} s/step"
     line = f"{state}: {where}" if pid else \
         (f"{state} at {where}" if logged else f"{state} {where}")
     readings = folder.mig_log.read()
@@ -58,3 +62,20 @@ def run_progress(path, config):
         line += ("; the same command resumes it from its last checkpoint"
                  if folder.checkpoint_path.is_file() else "; no checkpoint yet: it starts over")
     return line
+
+
+def _seconds_per_step(logged, lines=10):
+    """The training pace over the last ``lines`` log intervals (seconds a step), from
+    the logs' ``time`` (training seconds, so a pause between sessions does not count);
+    None with fewer than two lines."""
+    recent = [r for r in logged[-(lines + 1):] if "time" in r]
+    if len(recent) < 2 or recent[-1]["step"] <= recent[0]["step"]:
+        return None
+    return (recent[-1]["time"] - recent[0]["time"]) / (recent[-1]["step"] - recent[0]["step"])
+
+
+def _duration(seconds):
+    """"2 h 05 min", "7 min", "40 s"."""
+    if seconds >= 3600:
+        return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"
+    return f"{seconds / 60:.0f} min" if seconds >= 60 else f"{seconds:.0f} s"
