@@ -423,6 +423,8 @@ def _study(args):
         overrides["device"] = args.device
     study = load_study(args.study_file, name=args.name, eval_items=args.eval_items, **overrides)
     if args.status:
+        from .study.progress import run_progress
+
         states = select_runs(study, study_status(study, args.results / study.name),
                              part, args.seeds, args.objectives)
     else:
@@ -442,8 +444,6 @@ def _study(args):
         if args.status:
             print(f"{name:40s} {state}")
             if state != "done":
-                from .study.progress import run_progress
-
                 progress = run_progress(args.work / study.name / name, cfg)
                 if progress:
                     print(f"{'':40s} {progress}")

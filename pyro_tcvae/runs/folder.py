@@ -175,7 +175,7 @@ class RunFolder:
         folder that already holds a run."""
         p = self.path
         check_can_write(p, _OPTION.get())
-        owner = _live_owner(p / "lock")
+        owner = self.trainer()
         if owner is not None:
             raise _busy(p, owner)
         if new_run and self.holds_run():

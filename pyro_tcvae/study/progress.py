@@ -20,9 +20,9 @@ def run_progress(path, config):
     -------
     str or None
         e.g. ``"training now (pid 4242): step 1950 of 18000 (11%), epoch 5.4, 2 h 46
-        min to go at 0.62 s/step; MIG (subset) 0.056 at epoch 5, ELBO -114.1"``, or ``"stopped at step 1950 ...;
-        the same command resumes it"``, or ``"trained; the study evaluates and records
-        it next"``.
+        min to go at 0.62 s/step; MIG (subset) 0.056 at epoch 5, ELBO -114.1"``, or
+        ``"stopped at step 1950 ...; the same command resumes it"``, or ``"trained;
+        the study evaluates and records it next"``.
     """
     folder = RunFolder(path)
     if not folder.path.is_dir() or not (folder.holds_run() or folder.config_path.is_file()):
@@ -39,10 +39,8 @@ def run_progress(path, config):
         last = logged[-1]
         step, epoch = last["step"], last.get("epoch")
         where, total = f"step {step}", None
-        if config.steps is not None:
-            total = config.steps
-        elif epoch and config.epochs:
-            total = round(step / epoch * config.epochs)
+        if config.steps is not None or epoch:  # the run's length as the trainer counts it
+            total = config.total_steps(round(step / epoch) if epoch else 1)
         if total:
             where += f" of {total} ({100 * step / total:.0f}%)"
         if epoch is not None:
