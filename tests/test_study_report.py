@@ -179,3 +179,39 @@ def test_the_report_shows_a_table_per_metric_and_their_rank_correlations(tmp_pat
     assert row.endswith("| +0.88 | - | +1.00 | - | +1.00 |")
     # the records' MIG tables are those of records without the suite
     assert "| tcvae_beta4 | 3 | 0.610 [0.593, 0.627] |" in text
+
+
+def test_the_report_names_the_runs_trained_in_several_sessions(tmp_path):
+    """A run resumed at another commit and on another CPU is listed with each process's
+    starting step; a run trained in one go (or a record without sessions) is not."""
+    study = load_study(write(tmp_path, STUDY))
+    folder = tmp_path / "results" / "tiny"
+    folder.mkdir(parents=True)
+    (folder / "study.json").write_text(json.dumps(study.plan()))
+    ev = {"mig": {"score": 0.1, "stderr": 0.004, "gaps": {"a": 0.1}},
+          "mig_histogram": {"score": 0.05, "stderr": 0.01},
+          "decomposition": {"elbo": -100.0, "tc": 1.0, "mi": 1.0, "dwkl": 1.0, "kl": 5.0,
+                            "log_likelihood": -90.0, "stderr": {"elbo": 0.1, "tc": 0.1}},
+          "items": 1000, "seconds": 1.0}
+    one = [{"step": 0, "commit": "a" * 40, "cpu": "CPU A", "device": "cpu", "threads": 0}]
+    three = one + [{"step": 11553, "commit": "b" * 40, "cpu": "CPU A", "device": "cpu",
+                    "threads": 0},
+                   {"step": 12000, "commit": "b" * 40, "cpu": "CPU B", "device": "cpu",
+                    "threads": 0}]
+    names = [name for name, _ in study.runs]
+    for i, (name, cfg) in enumerate(study.runs):
+        sessions = three if i == 0 else one if i == 1 else None
+        rec = make_record(study, name, cfg, dict(ev), 60.0, sessions=sessions)
+        (folder / f"{name}.json").write_text(json.dumps(rec))
+    text = report(folder, echo=lambda *a: None)
+    assert "## Runs trained in several sessions" in text
+    section = text.split("## Runs trained in several sessions")[1].split("\n## ")[0]
+    assert f"| {names[0]} | 3 | 0 / 11,553 / 12,000 | aaaaaaa, bbbbbbb | CPU A; CPU B |" \
+        in section
+    assert all(f"| {n} |" not in section for n in names[1:])
+    for path in folder.glob("*.json"):  # every run trained in one go: no section
+        rec = json.loads(path.read_text())
+        if rec.get("sessions"):
+            rec["sessions"] = rec["sessions"][:1]
+            path.write_text(json.dumps(rec))
+    assert "several sessions" not in report(folder, echo=lambda *a: None)

@@ -16,8 +16,8 @@ from .differences import differences_section, paired_differences
 from .rows import study_rows
 from .stats import mean_interval
 from .tables import (cell_table, correlation_section, objective_table, restarts_table,
-                     seed_table, suite_section, tc_mig_correlations, time_section,
-                     time_to_mig, uniform_section)
+                     seed_table, sessions_section, suite_section, tc_mig_correlations,
+                     time_section, time_to_mig, uniform_section)
 
 
 def report(results_dir, pool_from=4.0, echo=print, out=None):
@@ -100,6 +100,7 @@ def report(results_dir, pool_from=4.0, echo=print, out=None):
         text += time_section(times, 0.3)
     text += budget_section(rows)
     text += uniform_section(rows)
+    text += sessions_section(rows)
     text += ["Figures: " + ", ".join(f"`{Path(p).name}`" for p in made if p), ""]
     if notes:
         text += ["Left out:", ""] + [f"- {n}" for n in notes] + [""]

@@ -113,6 +113,7 @@ def record_row(rec, cfg):
         "shared": shared_latents(m) if m else [],
         "suite": suite_values(ev.get("suite")),
         "suite_items": (ev.get("suite") or {}).get("items"),
+        "sessions": rec.get("sessions") or [],
     }
 
 

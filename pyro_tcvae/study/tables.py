@@ -305,3 +305,31 @@ def suite_section(rows):
         lines.append(f"| {label} | " + " | ".join(
             "-" if math.isnan(x) else f"{x:+.2f}" for x in row) + " |")
     return lines + [""]
+
+
+def sessions_section(rows):
+    """Markdown lines: the runs that more than one process trained (resumed in another
+    session, at another commit or on another machine), from each record's ``sessions``:
+    the step each process started from, the commits and the CPUs.  A change of CPU or
+    thread count reorders floating-point sums from the step where it happened, so such
+    a run repeats an uninterrupted one only up to that spread.  [] when each run was
+    trained by one process (or its record predates ``sessions``)."""
+    lines = []
+    for r in rows:
+        parts = r.get("sessions") or []
+        if len(parts) < 2:
+            continue
+        commits = dict.fromkeys((p.get("commit") or "unknown")[:7] for p in parts)
+        cpus = dict.fromkeys(p.get("cpu") or "unknown" for p in parts)
+        lines.append(f"| {r['run']} | {len(parts)} | "
+                     + " / ".join(f"{p['step']:,}" for p in parts)
+                     + f" | {', '.join(commits)} | {'; '.join(cpus)} |")
+    if not lines:
+        return []
+    return ["## Runs trained in several sessions", "",
+            "Each process that trained the run, from its record: the step it resumed "
+            "from, its commit and its CPU. On one CPU and thread count a resumed run "
+            "repeats an uninterrupted one exactly; another CPU or thread count changes "
+            "the order of floating-point sums from there on.", "",
+            "| run | processes | started at step | commits | CPUs |",
+            "|---|---|---|---|---|", *lines, ""]
