@@ -14,6 +14,16 @@ from pyro_tcvae.study.tables import seed_table
 from study_files import STUDY, write
 
 
+def _evaluation(mig, tc, elbo):
+    """An evaluation result as a record holds it: MIG ``mig`` (one factor), the
+    histogram MIG at half of it, the decomposition with TC ``tc`` and ELBO ``elbo``."""
+    return {"mig": {"score": mig, "stderr": 0.004, "gaps": {"a": mig}},
+            "mig_histogram": {"score": mig / 2, "stderr": 0.01},
+            "decomposition": {"elbo": elbo, "tc": tc, "mi": 1.0, "dwkl": 1.0, "kl": 5.0,
+                              "log_likelihood": -90.0, "stderr": {"elbo": 0.1, "tc": 0.1}},
+            "items": 1000, "seconds": 1.0}
+
+
 def test_the_report_is_regenerated_from_records_alone(tmp_path):
     """Figures and tables from a few committed-style records, no training."""
     study = load_study(write(tmp_path, STUDY.replace("seeds = [0, 1]", "seeds = [0, 1, 2]")))
@@ -24,13 +34,7 @@ def test_the_report_is_regenerated_from_records_alone(tmp_path):
     for name, cfg in study.runs:
         mig = 0.1 * cfg.beta + (0.2 if cfg.objective == "tcvae" else 0.0) + 0.01 * cfg.seed
         tc = 5.0 - 10 * mig + rng.normal(0, 0.1)
-        ev = {"mig": {"score": mig, "stderr": 0.004, "gaps": {"a": mig}},
-              "mig_histogram": {"score": mig / 2, "stderr": 0.01},
-              "decomposition": {"elbo": -100 - cfg.beta, "tc": tc, "mi": 1.0, "dwkl": 1.0,
-                                "kl": 5.0, "log_likelihood": -90.0,
-                                "stderr": {"elbo": 0.1, "tc": 0.1}},
-              "items": 1000, "seconds": 1.0}
-        rec = make_record(study, name, cfg, {**ev}, 60.0)
+        rec = make_record(study, name, cfg, _evaluation(mig, tc, -100 - cfg.beta), 60.0)
         (folder / f"{name}.json").write_text(json.dumps(rec))
     (folder / "stray.json").write_text("{not json")
     assert main(["report", str(folder)]) == 0
@@ -188,11 +192,6 @@ def test_the_report_names_the_runs_trained_in_several_sessions(tmp_path):
     folder = tmp_path / "results" / "tiny"
     folder.mkdir(parents=True)
     (folder / "study.json").write_text(json.dumps(study.plan()))
-    ev = {"mig": {"score": 0.1, "stderr": 0.004, "gaps": {"a": 0.1}},
-          "mig_histogram": {"score": 0.05, "stderr": 0.01},
-          "decomposition": {"elbo": -100.0, "tc": 1.0, "mi": 1.0, "dwkl": 1.0, "kl": 5.0,
-                            "log_likelihood": -90.0, "stderr": {"elbo": 0.1, "tc": 0.1}},
-          "items": 1000, "seconds": 1.0}
     one = [{"step": 0, "commit": "a" * 40, "cpu": "CPU A", "device": "cpu", "threads": 0}]
     three = one + [{"step": 11553, "commit": "b" * 40, "cpu": "CPU A", "device": "cpu",
                     "threads": 0},
@@ -201,7 +200,8 @@ def test_the_report_names_the_runs_trained_in_several_sessions(tmp_path):
     names = [name for name, _ in study.runs]
     for i, (name, cfg) in enumerate(study.runs):
         sessions = three if i == 0 else one if i == 1 else None
-        rec = make_record(study, name, cfg, dict(ev), 60.0, sessions=sessions)
+        rec = make_record(study, name, cfg, _evaluation(0.1, 1.0, -100.0), 60.0,
+                          sessions=sessions)
         (folder / f"{name}.json").write_text(json.dumps(rec))
     text = report(folder, echo=lambda *a: None)
     assert "## Runs trained in several sessions" in text
