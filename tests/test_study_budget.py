@@ -64,10 +64,15 @@ def test_budget_section_means_ranges_and_paired_differences(tmp_path):
     # the difference is exactly 0.1 x epoch on every seed
     assert ("| tcvae - beta-vae | beta = 4 | +0.050 [+0.050, +0.050] (3) | "
             "+0.100 [+0.100, +0.100] (3) |") in lines
+    assert "one pair has no interval" not in lines
     diffs = differences_along(rows)
     (key,) = diffs
     assert key[:2] == ("tcvae", "beta-vae") and sorted(diffs[key]) == [0.5, 1.0]
     assert diffs[key][1.0]["mean"] == pytest.approx(0.1)
+    # seed 0 alone: one pair at each epoch, a difference without an interval
+    lines = "\n".join(budget_section([r for r in rows if r["seed"] == 0]))
+    assert "| tcvae - beta-vae | beta = 4 | +0.050 (1) | +0.100 (1) |" in lines
+    assert "(pairs; one pair has no interval)" in lines
 
 
 def test_the_report_has_the_budget_curve_only_where_runs_read_at_epochs(tmp_path):

@@ -36,6 +36,26 @@ def test_pooled_pairs_that_share_seeds_are_averaged_by_seed():
     assert "over 3 seeds" in "\n".join(differences_section(out, "MIG", 4.0))
 
 
+def test_one_pair_has_a_difference_but_no_interval():
+    base = dict(hyper="beta", variant=None, value=6.0, seed=0, correlation=None)
+    rows = [{**base, "objective": "tcvae", "mig": 0.082},
+            {**base, "objective": "beta-vae", "mig": 0.181}]
+    (d,) = paired_differences(rows, pool_from=4.0)
+    assert d["n"] == 1 and d["mean"] == pytest.approx(-0.099)
+    assert math.isnan(d["low"]) and math.isnan(d["high"])
+    text = "\n".join(differences_section([d], "MIG", 4.0))
+    assert "| tcvae - beta-vae | beta = 6 | 1 | -0.099 | - | 0 of 1 |" in text
+    assert "[-0.099, -0.099]" not in text
+    # two betas of one seed, pooled: the seed-mean interval has one seed, the pairs' has two
+    rows += [{**r, "value": 4.0, "mig": r["mig"] + (0.05 if r["objective"] == "tcvae" else 0)}
+             for r in rows]
+    pooled = [d for d in paired_differences(rows, pool_from=4.0) if d["value"] == "pooled"][0]
+    assert pooled["seeds"] == 1 and math.isnan(pooled["low"])
+    assert not math.isnan(pooled["pairs_low"])
+    assert "- over 1 seed (pairs as if independent: [" in \
+        "\n".join(differences_section([pooled], "MIG", 4.0))
+
+
 def test_paired_differences_per_sampling_bias_and_pooled_over_the_biased_sets():
     rows = []
     for s in (0, 100, 30):

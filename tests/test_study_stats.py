@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from pyro_tcvae.study.stats import (bootstrap_interval, mean_difference_interval, mean_interval,
-                                    ranks, spearman)
+from pyro_tcvae.study.stats import (bootstrap_interval, estimate_text, mean_difference_interval,
+                                    mean_interval, ranks, spearman)
 
 
 def test_statistics_against_closed_forms():
@@ -29,3 +29,9 @@ def test_statistics_against_closed_forms():
     m, lo, hi = mean_difference_interval(a, b, draws=20000)
     assert m == pytest.approx(0.2) and hi - m == pytest.approx(1.645 * 0.0539, rel=0.06)
     assert math.isnan(mean_difference_interval([], [1.0])[0])
+    # one run in a group: its spread is unknown, so no interval (not the other group's)
+    m, lo, hi = mean_difference_interval([0.3], [0.0, 0.2, 0.1])
+    assert m == pytest.approx(0.2) and math.isnan(lo) and math.isnan(hi)
+    assert estimate_text(m, lo, hi) == "+0.200"
+    assert estimate_text(0.2, 0.1, 0.25) == "+0.200 [+0.100, +0.250]"
+    assert estimate_text(math.nan, 0.1, 0.25) == "-"

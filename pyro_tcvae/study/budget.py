@@ -7,6 +7,7 @@ import math
 from collections import defaultdict
 
 from .differences import paired_differences
+from .stats import estimate_text
 
 
 def readings_at(row):
@@ -102,14 +103,16 @@ def budget_section(rows):
     diffs = differences_along(rows)
     if diffs:
         epochs = budget_epochs(rows)
+        single = any(d["n"] < 2 for by in diffs.values() for d in by.values())
         lines += ["", "Paired difference of MIG at each epoch (same setting, same seed): "
-                  "mean [90% t-interval] (pairs):", "",
+                  "mean [90% t-interval] (pairs" + ("; one pair has no interval" if single
+                                                    else "") + "):", "",
                   "| first - second | at | " + " | ".join(f"epoch {e:g}" for e in epochs) +
                   " |", "|---|---|" + "---|" * len(epochs)]
         for (first, second, hyper, value, variant), by in diffs.items():
             at = hyper if value is None else f"{hyper} = {value:g}"
             at += f", {variant}" if variant else ""
-            cells = [f"{by[e]['mean']:+.3f} [{by[e]['low']:+.3f}, {by[e]['high']:+.3f}] "
+            cells = [f"{estimate_text(by[e]['mean'], by[e]['low'], by[e]['high'])} "
                      f"({by[e]['n']})" if e in by else "-" for e in epochs]
             lines.append(f"| {first} - {second} | {at} | " + " | ".join(cells) + " |")
     return lines + [""]

@@ -3,11 +3,12 @@ and seeds, each seed's difference of a score (MIG, MIG-sup, ...) with its 90% in
 at each setting and pooled over settings or over biased sets; and their markdown
 section in a report.  Pure functions of a study's rows (:func:`~.rows.study_rows`)."""
 
+import math
 from collections import defaultdict
 
 import numpy as np
 
-from .stats import mean_interval
+from .stats import interval_text, mean_interval
 
 
 def paired_differences(rows, pool_from=4.0, key="mig"):
@@ -73,8 +74,9 @@ def _difference(diffs, first, second, hyper, variant, value, seeds=None):
     When several pairs share a seed (``seeds``: each pair's; a pooled row), they are not
     independent (a seed's runs start alike at every value and bias), so the interval is
     the t-interval over the seeds' mean differences ("seeds" of them); the interval
-    that treats every pair as independent is kept as ``pairs_low``, ``pairs_high``."""
-    m, lo, hi = mean_interval(diffs)
+    that treats every pair as independent is kept as ``pairs_low``, ``pairs_high``.
+    One pair (or one seed) has no interval: its bounds are NaN, not the mean twice."""
+    m, lo, hi = _mean_interval(diffs)
     row = {"first": first, "second": second, "hyper": hyper, "variant": variant,
            "value": value, "n": len(diffs), "mean": m, "low": lo, "high": hi,
            "wins": sum(d > 0 for d in diffs)}
@@ -82,9 +84,15 @@ def _difference(diffs, first, second, hyper, variant, value, seeds=None):
         by_seed = defaultdict(list)
         for sd, d in zip(seeds, diffs):
             by_seed[sd].append(d)
-        sm, slo, shi = mean_interval([float(np.mean(v)) for _, v in sorted(by_seed.items())])
+        sm, slo, shi = _mean_interval([float(np.mean(v)) for _, v in sorted(by_seed.items())])
         row.update(mean=sm, low=slo, high=shi, seeds=len(by_seed), pairs_low=lo, pairs_high=hi)
     return row
+
+
+def _mean_interval(values):
+    """:func:`~.stats.mean_interval` with NaN bounds for fewer than two values."""
+    m, lo, hi = mean_interval(values)
+    return (m, lo, hi) if len(values) > 1 else (m, math.nan, math.nan)
 
 
 def _biased_pooled(comparisons, strength):
@@ -125,12 +133,14 @@ def differences_section(diffs, what, pool_from):
         else:  # value None: one setting each, named in hyper
             at = d["hyper"] if d["value"] is None else f"{d['hyper']} = {d['value']:g}"
         at += f", {d['variant']}" if d["variant"] else ""
-        interval = f"[{d['low']:+.3f}, {d['high']:+.3f}]"
+        interval = interval_text(d["low"], d["high"])
         if "seeds" in d:
-            interval += (f" over {d['seeds']} seeds (pairs as if independent: "
-                         f"[{d['pairs_low']:+.3f}, {d['pairs_high']:+.3f}])")
+            interval += (f" over {d['seeds']} seed{'s' if d['seeds'] > 1 else ''} (pairs as "
+                         f"if independent: {interval_text(d['pairs_low'], d['pairs_high'])})")
         lines.append(f"| {d['first']} - {d['second']} | {at} | {d['n']} | {d['mean']:+.3f} | "
                      f"{interval} | {d['wins']} of {d['n']} |")
+    if any(math.isnan(d["low"]) for d in diffs):
+        lines += ["", "One pair (or one seed) gives no interval: '-'."]
     if any("seeds" in d for d in diffs):
         lines += ["", "Where pairs share seeds (pooled rows), a seed's runs start alike at "
                   "every value, so the pairs are not independent: the mean difference is "

@@ -53,6 +53,23 @@ def spearman(x, y):
     return float(np.corrcoef(ranks(x), ranks(y))[0, 1])
 
 
+def interval_text(low, high, digits=3):
+    """'[low, high]' with signs, to ``digits`` places; '-' when there is no interval
+    (NaN bounds: one pair, one seed or one run)."""
+    if math.isnan(low) or math.isnan(high):
+        return "-"
+    return f"[{low:+.{digits}f}, {high:+.{digits}f}]"
+
+
+def estimate_text(mean, low, high, digits=3):
+    """'+mean [low, high]' with signs; '+mean' alone when there is no interval, '-' when
+    there is no mean."""
+    if math.isnan(mean):
+        return "-"
+    interval = interval_text(low, high, digits)
+    return f"{mean:+.{digits}f}" + ("" if interval == "-" else f" {interval}")
+
+
 def bootstrap_interval(stat, *samples, level=0.9, draws=2000, seed=0):
     """Percentile bootstrap interval of ``stat(*samples)``: the items (rows across all
     ``samples``, which have one length) are resampled with replacement.  Returns (low,
@@ -75,10 +92,15 @@ def bootstrap_interval(stat, *samples, level=0.9, draws=2000, seed=0):
 def mean_difference_interval(a, b, level=0.9, draws=2000, seed=0):
     """(mean(a) - mean(b), low, high): the difference of two independent groups' means
     with a percentile bootstrap interval, each group resampled on its own (unpaired:
-    e.g. every run of one objective against every run of another)."""
+    e.g. every run of one objective against every run of another).  A group of one run
+    says nothing of its own spread (resampling it gives it none, and the interval would
+    be the other group's alone): low and high are then NaN; all three are NaN when a
+    group is empty."""
     x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if x.size == 0 or y.size == 0:
         return math.nan, math.nan, math.nan
+    if x.size < 2 or y.size < 2:
+        return float(x.mean() - y.mean()), math.nan, math.nan
     rng = np.random.default_rng(seed)
     d = (rng.choice(x, (draws, x.size)).mean(1) - rng.choice(y, (draws, y.size)).mean(1))
     lo, hi = np.quantile(d, [(1 - level) / 2, 1 - (1 - level) / 2])

@@ -9,7 +9,8 @@ from collections import defaultdict
 import numpy as np
 
 from .rows import SUITE_COLUMNS, setting_order
-from .stats import bootstrap_interval, mean_difference_interval, mean_interval, spearman
+from .stats import (bootstrap_interval, estimate_text, mean_difference_interval, mean_interval,
+                    spearman)
 
 
 def _fmt(m, lo, hi, digits=3):
@@ -75,16 +76,18 @@ def objective_table(rows, threshold=0.2):
 def _differences_from(groups, reference):
     """Markdown lines: the mean MIG and MIG-sup over all runs of ``reference`` minus
     those of each other objective in ``groups`` ({objective: rows}), unpaired."""
+    single = "; none where an objective has one run" if any(
+        len(rs) < 2 for rs in groups.values()) else ""
     lines = [f"Mean over all runs of {reference} minus that of each other objective "
-             f"(unpaired; 90% bootstrap interval, runs resampled within each objective):",
+             f"(unpaired; 90% bootstrap interval, runs resampled within each objective"
+             f"{single}):",
              "", "| difference | MIG | MIG-sup |", "|---|---|---|"]
     for objective in sorted(set(groups) - {reference}):
         cols = []
         for key in ("mig", "mig_sup"):
             a = [r[key] for r in groups[reference] if r[key] is not None]
             b = [r[key] for r in groups[objective] if r[key] is not None]
-            m, lo, hi = mean_difference_interval(a, b)
-            cols.append("-" if math.isnan(m) else f"{m:+.3f} [{lo:+.3f}, {hi:+.3f}]")
+            cols.append(estimate_text(*mean_difference_interval(a, b)))
         lines.append(f"| {reference} - {objective} | " + " | ".join(cols) + " |")
     return lines
 
