@@ -103,7 +103,7 @@ def budget_section(rows):
     diffs = differences_along(rows)
     if diffs:
         epochs = budget_epochs(rows)
-        single = any(d["n"] < 2 for by in diffs.values() for d in by.values())
+        single = any(math.isnan(d["low"]) for by in diffs.values() for d in by.values())
         lines += ["", "Paired difference of MIG at each epoch (same setting, same seed): "
                   "mean [90% t-interval] (pairs" + ("; one pair has no interval" if single
                                                     else "") + "):", "",

@@ -66,8 +66,9 @@ def estimate_text(mean, low, high, digits=3):
     there is no mean."""
     if math.isnan(mean):
         return "-"
-    interval = interval_text(low, high, digits)
-    return f"{mean:+.{digits}f}" + ("" if interval == "-" else f" {interval}")
+    if math.isnan(low) or math.isnan(high):
+        return f"{mean:+.{digits}f}"
+    return f"{mean:+.{digits}f} {interval_text(low, high, digits)}"
 
 
 def bootstrap_interval(stat, *samples, level=0.9, draws=2000, seed=0):

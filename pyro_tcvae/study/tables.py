@@ -76,20 +76,20 @@ def objective_table(rows, threshold=0.2):
 def _differences_from(groups, reference):
     """Markdown lines: the mean MIG and MIG-sup over all runs of ``reference`` minus
     those of each other objective in ``groups`` ({objective: rows}), unpaired."""
-    single = "; none where an objective has one run" if any(
-        len(rs) < 2 for rs in groups.values()) else ""
-    lines = [f"Mean over all runs of {reference} minus that of each other objective "
-             f"(unpaired; 90% bootstrap interval, runs resampled within each objective"
-             f"{single}):",
-             "", "| difference | MIG | MIG-sup |", "|---|---|---|"]
+    body, single = [], False
     for objective in sorted(set(groups) - {reference}):
         cols = []
         for key in ("mig", "mig_sup"):
             a = [r[key] for r in groups[reference] if r[key] is not None]
             b = [r[key] for r in groups[objective] if r[key] is not None]
-            cols.append(estimate_text(*mean_difference_interval(a, b)))
-        lines.append(f"| {reference} - {objective} | " + " | ".join(cols) + " |")
-    return lines
+            m, lo, hi = mean_difference_interval(a, b)
+            single |= not math.isnan(m) and math.isnan(lo)
+            cols.append(estimate_text(m, lo, hi))
+        body.append(f"| {reference} - {objective} | " + " | ".join(cols) + " |")
+    return [f"Mean over all runs of {reference} minus that of each other objective "
+            f"(unpaired; 90% bootstrap interval, runs resampled within each objective"
+            f"{'; none where an objective has one run' if single else ''}):",
+            "", "| difference | MIG | MIG-sup |", "|---|---|---|"] + body
 
 
 def seed_table(rows, threshold=0.3):
